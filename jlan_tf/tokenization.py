@@ -1,0 +1,77 @@
+"""The one tokenizer of jlan_tf, and the vocabulary that maps its tokens to ids.
+
+Contract (the serving signature mirrors it in-graph, so keep it this small):
+
+1. lower-case the text with Python's ``str.lower``;
+2. tokens are the maximal runs of Unicode letters and digits (``[^\\W_]+``: underscore
+   and punctuation separate tokens, so ``"b/p 120/80"`` gives ``["b", "p"]``);
+3. a run with no alphabetic character is dropped (``"2019"``, ``"120"``), as CAML does;
+4. only the first ``max_tokens`` remaining tokens are kept (2,500 by default).
+
+Ids: 0 is padding, 1 is ``UNK`` (a token seen in fewer than ``min_doc_freq`` training
+documents), then the vocabulary in order of decreasing document frequency, ties broken
+alphabetically, so the same training split always gives the same ids.
+"""
+
+from __future__ import annotations
+
+import collections
+import re
+from typing import Iterable, Sequence
+
+import numpy as np
+
+PAD, UNK = "<pad>", "<unk>"
+PAD_ID, UNK_ID = 0, 1
+DEFAULT_MAX_TOKENS = 2500
+
+# A run of letters/digits that holds at least one letter: the greedy prefix backtracks to
+# the run's last letter, then takes the trailing digits, so each match is a whole run.
+_TOKEN_RE = re.compile(r"[^\W_]*[^\W\d_][^\W_]*")
+
+
+def tokenize(text: str, max_tokens: int | None = DEFAULT_MAX_TOKENS) -> list[str]:
+    """Splits a note into lower-case word tokens under the contract above."""
+    tokens = _TOKEN_RE.findall(text.lower())
+    return tokens if max_tokens is None else tokens[:max_tokens]
+
+
+class Vocabulary:
+    """Token <-> id mapping with padding at 0 and UNK at 1."""
+
+    def __init__(self, tokens: Sequence[str]):
+        if list(tokens[:2]) != [PAD, UNK]:
+            raise ValueError(f"a vocabulary starts with {PAD!r}, {UNK!r}")
+        self.tokens = list(tokens)
+        self.index = {token: i for i, token in enumerate(self.tokens)}
+        if len(self.index) != len(self.tokens):
+            raise ValueError("the vocabulary holds a token twice")
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    @classmethod
+    def build(cls, documents: Iterable[Sequence[str]], min_doc_freq: int = 2) -> "Vocabulary":
+        """Keeps the tokens found in at least ``min_doc_freq`` of the (training) documents."""
+        doc_freq: collections.Counter = collections.Counter()
+        for tokens in documents:
+            doc_freq.update(set(tokens))
+        kept = [t for t, n in doc_freq.items() if n >= min_doc_freq and t not in (PAD, UNK)]
+        kept.sort(key=lambda t: (-doc_freq[t], t))
+        return cls([PAD, UNK, *kept])
+
+    def encode(self, tokens: Sequence[str]) -> np.ndarray:
+        get = self.index.get
+        return np.fromiter((get(t, UNK_ID) for t in tokens), dtype=np.int32, count=len(tokens))
+
+    def decode(self, ids: Iterable[int]) -> list[str]:
+        return [self.tokens[i] for i in ids]
+
+    def save(self, path) -> None:
+        with open(path, "w", encoding="utf-8", newline="\n") as f:
+            f.write("\n".join(self.tokens) + "\n")
+
+    @classmethod
+    def load(cls, path) -> "Vocabulary":
+        with open(path, encoding="utf-8") as f:
+            return cls(f.read().splitlines())
