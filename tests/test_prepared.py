@@ -1,0 +1,115 @@
+import json
+
+import numpy as np
+import pytest
+
+from jlan_tf.cli import prepare as prepare_cli
+from jlan_tf.data import DataError, Document, load_prepared, write_prepared
+from jlan_tf.data.sources import prepare_jsonl
+
+
+def _docs(n, prefix="d", codes=("a",)):
+    return [Document(f"{prefix}{i}", f"patient with fever and cough number {i} word{i % 3}", list(codes)) for i in range(n)]
+
+
+def _write(out, **kw):
+    splits = {"train": _docs(6, "tr"), "dev": _docs(2, "dv"), "test": _docs(2, "te", ("b",))}
+    return write_prepared(out, source="unit", settings={}, splits=splits, descriptions={"a": "Alpha"},
+                          embedding_dim=4, word2vec_epochs=1, **kw)
+
+
+def test_layout_labels_vocab_and_hashes(tmp_path):
+    data = load_prepared(_write(tmp_path / "p"))
+    assert data.codes == ["a", "b"] and data.descriptions == ["Alpha", "b"]
+    assert list(data.train_counts) == [6, 0]
+    assert data.vocab.tokens[2:5] == ["and", "cough", "fever"]  # all in 6 docs, alphabetical
+    assert "word0" in data.vocab.index and "0" not in data.vocab.index
+    assert data.embeddings.shape == (len(data.vocab), 4) and not data.embeddings[0].any()
+    test = data.splits["test"]
+    np.testing.assert_array_equal(test.multi_hot(2), [[0, 1], [0, 1]])
+    meta = data.meta
+    assert meta["counts"]["train_documents"] == 6 and meta["warnings"] == {"codes without a description": 1}
+    assert set(meta["sha256"]) == {p.name for p in data.path.iterdir()} - {"meta.json"}
+
+
+def test_twice_gives_identical_bytes(tmp_path):
+    a, b = _write(tmp_path / "a"), _write(tmp_path / "b")
+    for path in a.iterdir():
+        assert path.read_bytes() == (b / path.name).read_bytes(), path.name
+
+
+def test_refuses_to_overwrite_and_failure_leaves_nothing(tmp_path):
+    out = _write(tmp_path / "p")
+    with pytest.raises(DataError, match="already exists"):
+        _write(out)
+
+    def broken():
+        yield Document("x", "some text here", ["a"])
+        raise DataError("source.csv:7: malformed CSV record")
+
+    target = tmp_path / "q"
+    with pytest.raises(DataError, match="source.csv:7"):
+        write_prepared(target, source="unit", settings={}, descriptions={},
+                       splits={"train": broken(), "dev": [], "test": []})
+    assert not target.exists() and [p.name for p in tmp_path.iterdir()] == ["p"]
+
+
+def test_overwrite_replaces_atomically(tmp_path):
+    out = _write(tmp_path / "p")
+    _write(out, overwrite=True)
+    assert load_prepared(out).meta["counts"]["train_documents"] == 6
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p"]
+
+
+def test_empty_long_and_uncoded_notes_are_counted(tmp_path):
+    train = _docs(4) + [Document("empty", "  12 34 ", ["a"]), Document("long", "word " * 100_000, ["a"]),
+                        Document("uncoded", "fever cough", [])]
+    out = write_prepared(tmp_path / "p", source="unit", settings={}, splits={"train": train, "dev": [], "test": []},
+                         descriptions={"a": "A"}, embedding_dim=4, word2vec_epochs=1)
+    data = load_prepared(out)
+    assert data.meta["warnings"] == {"documents without codes": 1, "empty notes skipped": 1,
+                                     "notes truncated to 2500 tokens": 1}
+    assert "empty" not in data.splits["train"].ids and data.splits["train"].lengths.max() == 2500
+
+
+def test_duplicate_ids_are_an_error(tmp_path):
+    with pytest.raises(DataError, match="appears twice"):
+        write_prepared(tmp_path / "p", source="unit", settings={}, descriptions={},
+                       splits={"train": _docs(2), "dev": _docs(1), "test": []})
+
+
+def _jsonl(path, rows):
+    path.write_text("\n".join(r if isinstance(r, str) else json.dumps(r) for r in rows) + "\n")
+    return path
+
+
+def test_jsonl_source_and_its_errors(tmp_path, capsys):
+    rows = [{"id": i, "text": f"chest pain and dyspnea {i}", "codes": ["I20.9"]} for i in range(4)]
+    train = _jsonl(tmp_path / "train.jsonl", rows)
+    dev = _jsonl(tmp_path / "dev.jsonl", [{"id": "d1", "text": "chest pain", "codes": []}])
+    test = _jsonl(tmp_path / "test.jsonl", [{"id": "t1", "text": "dyspnea", "codes": ["R06.0"]}])
+    codes = tmp_path / "codes.tsv"
+    codes.write_text("I20.9\tAngina pectoris, unspecified\n")
+    out = prepare_jsonl(tmp_path / "p", train, dev, test, codes=codes, embedding_dim=4, word2vec_epochs=1)
+    data = load_prepared(out)
+    assert data.codes == ["I20.9", "R06.0"] and data.descriptions[0] == "Angina pectoris, unspecified"
+
+    secret = "PATIENT JOHN DOE SECRET"
+    bad = _jsonl(tmp_path / "bad.jsonl", [rows[0], f'{{"id": 9, "text": "{secret}", "codes": "I20.9"}}'])
+    code = prepare_cli.main(["jsonl", "--train", str(bad), "--dev", str(dev), "--test", str(test),
+                             "--out", str(tmp_path / "bad_out")])
+    err = capsys.readouterr().err
+    assert code == 2 and "bad.jsonl:2: field 'codes'" in err and secret not in err
+    assert not (tmp_path / "bad_out").exists()
+    broken = _jsonl(tmp_path / "broken.jsonl", ['{"id": 1, "text": "x'])
+    with pytest.raises(DataError, match=r"broken.jsonl:1: not valid JSON"):
+        prepare_jsonl(tmp_path / "b", broken, dev, test)
+    with pytest.raises(DataError, match="missing.jsonl: file not found"):
+        prepare_jsonl(tmp_path / "m", tmp_path / "missing.jsonl", dev, test)
+
+
+def test_cli_prints_summary(tmp_path, capsys):
+    code = prepare_cli.main(["synthetic", "--n-docs", "60", "--embedding-dim", "4", "--word2vec-epochs", "1",
+                             "--out", str(tmp_path / "s")])
+    out = capsys.readouterr().out
+    assert code == 0 and "documents: train 48, dev 6, test 6" in out and "labels: 50" in out
