@@ -1,0 +1,110 @@
+import keras
+from keras import ops
+
+_NEG_INF = -1e9
+
+
+def masked_softmax(scores, mask):
+    """Softmax over the last axis in float32; `mask` (batch, tokens) gives padding zero weight."""
+    scores = ops.cast(scores, "float32")
+    if mask is not None:
+        scores = ops.where(ops.expand_dims(mask, 1), scores, _NEG_INF)
+    return ops.softmax(scores, axis=-1)
+
+
+@keras.saving.register_keras_serializable(package="jlan_tf")
+class DualAttention(keras.layers.Layer):
+    """JLAN's two label-wise views of a document: self-attention and label attention.
+
+    Self-attention: `A_s = softmax_n(W_b tanh(W_a H^T))`, `W_a` (attention_dim x 2k),
+    `W_b` (labels x attention_dim). Label attention: `A_l = softmax_n(C H^T)` with label
+    queries `C` (labels x 2k). Each view is `M = A H`. Softmaxes are masked and in float32.
+
+    With `label_queries="description"`, `C = P(D) + E`: `D` is a fixed (labels x
+    description_dim) matrix of code-description embeddings (the mean word vector of each
+    description, set with `set_descriptions` after the layer is built and saved with the
+    weights; small random values until then), `P` a learned projection and `E` a learned offset that starts at zero, so
+    rare codes start from their meaning. With `"trainable"`, `C` is a plain trainable matrix.
+
+    Args:
+        num_labels: int. Number of labels (codes).
+        attention_dim: int. Size `d` of the self-attention projection (paper: 200).
+        label_queries: string. `"description"` or `"trainable"`.
+        description_dim: int. Width of the description embeddings (the word-vector size).
+        **kwargs: other keyword arguments for `keras.layers.Layer`.
+
+    Call arguments:
+        inputs: float tensor `H` of shape `(batch, tokens, hidden)`.
+        mask: optional bool tensor `(batch, tokens)`.
+
+    Returns:
+        A tuple `(M_s, M_l, A_s, A_l)`: views `(batch, labels, hidden)` in the compute
+        dtype and attention maps `(batch, labels, tokens)` in float32.
+
+    Example:
+    >>> attention = DualAttention(num_labels=3, attention_dim=4, label_queries="trainable")
+    >>> m_s, m_l, a_s, a_l = attention(keras.random.normal((2, 7, 6)))
+    >>> m_s.shape, a_l.shape
+    ((2, 3, 6), (2, 3, 7))
+
+    Reference: Li, Zhang et al., "JLAN: medical code prediction via joint learning
+    attention networks and denoising mechanism", BMC Bioinformatics 22:590, 2021.
+    """
+
+    def __init__(self, num_labels, attention_dim=200, label_queries="description", description_dim=100, **kwargs):
+        super().__init__(**kwargs)
+        if label_queries not in ("description", "trainable"):
+            raise ValueError(f"label_queries must be 'description' or 'trainable', got {label_queries!r}")
+        self.num_labels = num_labels
+        self.attention_dim = attention_dim
+        self.label_queries = label_queries
+        self.description_dim = description_dim
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        hidden = input_shape[-1]
+        self.w_a = self.add_weight(name="w_a", shape=(hidden, self.attention_dim), initializer="glorot_uniform")
+        self.w_b = self.add_weight(name="w_b", shape=(self.attention_dim, self.num_labels), initializer="glorot_uniform")
+        if self.label_queries == "description":
+            self.descriptions = self.add_weight(name="descriptions", shape=(self.num_labels, self.description_dim),
+                                                initializer="random_normal", trainable=False)
+            self.query_projection = self.add_weight(name="query_projection", shape=(self.description_dim, hidden),
+                                                    initializer="glorot_uniform")
+            self.query_offsets = self.add_weight(name="query_offsets", shape=(self.num_labels, hidden),
+                                                 initializer="zeros")
+        else:
+            self.queries = self.add_weight(name="queries", shape=(self.num_labels, hidden), initializer="glorot_uniform")
+
+    def set_descriptions(self, matrix):
+        """Sets the (labels x description_dim) description embeddings."""
+        self.descriptions.assign(ops.convert_to_tensor(matrix, self.descriptions.dtype))
+
+    def label_query_matrix(self):
+        if self.label_queries == "description":
+            return ops.matmul(self.descriptions, self.query_projection) + self.query_offsets
+        return self.queries
+
+    def call(self, inputs, mask=None):
+        h = inputs                                                        # (B, n, 2k)
+        self_scores = ops.matmul(ops.tanh(ops.matmul(h, self.w_a)), self.w_b)  # (B, n, l)
+        self_attention = masked_softmax(ops.transpose(self_scores, (0, 2, 1)), mask)  # (B, l, n)
+        queries = ops.cast(self.label_query_matrix(), h.dtype)            # (l, 2k)
+        label_scores = ops.einsum("lh,bnh->bln", queries, h)              # (B, l, n)
+        label_attention = masked_softmax(label_scores, mask)
+        m_self = ops.matmul(ops.cast(self_attention, h.dtype), h)         # (B, l, 2k)
+        m_label = ops.matmul(ops.cast(label_attention, h.dtype), h)
+        return m_self, m_label, self_attention, label_attention
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def compute_output_shape(self, input_shape):
+        batch, tokens, hidden = input_shape
+        view, attention = (batch, self.num_labels, hidden), (batch, self.num_labels, tokens)
+        return view, view, attention, attention
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(num_labels=self.num_labels, attention_dim=self.attention_dim,
+                      label_queries=self.label_queries, description_dim=self.description_dim)
+        return config

@@ -1,0 +1,43 @@
+import numpy as np
+import tensorflow as tf
+
+from jlan_tf.layers.dual_attention import DualAttention
+from jlan_tf.layers.testing import run_layer_test
+
+
+def test_layer_contract_both_query_kinds():
+    h = tf.random.normal((2, 7, 6))
+    for queries in ("description", "trainable"):
+        kwargs = {"num_labels": 3, "attention_dim": 4, "label_queries": queries, "description_dim": 5}
+        run_layer_test(DualAttention, kwargs, h, [(2, 3, 6), (2, 3, 6), (2, 3, 7), (2, 3, 7)],
+                       expected_dtypes=["float32"] * 4)
+
+
+def test_masked_attention_is_zero_on_padding_and_sums_to_one():
+    layer = DualAttention(num_labels=3, attention_dim=4, label_queries="trainable")
+    h = tf.random.normal((2, 6, 8))
+    mask = tf.constant([[True] * 4 + [False] * 2, [True] * 6])
+    _, _, a_self, a_label = layer(h, mask=mask)
+    for a in (a_self.numpy(), a_label.numpy()):
+        assert not a[0, :, 4:].any()
+        np.testing.assert_allclose(a.sum(-1), 1.0, rtol=1e-6)
+
+
+def test_appending_padding_changes_nothing():
+    layer = DualAttention(num_labels=3, attention_dim=4, label_queries="trainable")
+    h = tf.random.normal((1, 5, 8))
+    padded = tf.concat([h, tf.random.normal((1, 3, 8))], axis=1)
+    short = layer(h)
+    long = layer(padded, mask=tf.constant([[True] * 5 + [False] * 3]))
+    for a, b in zip(short[:2], long[:2]):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_description_queries_start_from_descriptions():
+    layer = DualAttention(num_labels=2, attention_dim=4, label_queries="description", description_dim=3)
+    layer(tf.random.normal((1, 4, 6)))
+    descriptions = np.array([[1.0, 0.0, 0.0], [0.0, 2.0, 0.0]], np.float32)
+    layer.set_descriptions(descriptions)
+    expected = descriptions @ layer.query_projection.numpy()  # the offsets start at zero
+    np.testing.assert_allclose(layer.label_query_matrix().numpy(), expected, rtol=1e-6)
+    assert all(w is not layer.descriptions for w in layer.trainable_weights)

@@ -1,0 +1,141 @@
+import os
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from jlan_tf.config import ModelConfig
+from jlan_tf.model import JLANModel, build_jlan, description_embeddings
+
+TINY = ModelConfig(embedding_dropout=0.0, conv_filters=8, lstm_units=8, attention_dim=8, output_hidden_dim=8)
+VOCAB, DIM, LABELS = 40, 6, 5
+
+
+def tiny_model(seed=0, config=TINY, **kwargs):
+    keras.utils.set_random_seed(seed)
+    embeddings = np.random.default_rng(seed).normal(0, 0.3, (VOCAB, DIM)).astype(np.float32)
+    descriptions = [np.array([2 + i, 10 + i]) for i in range(LABELS)]
+    return build_jlan(config, embeddings, LABELS, descriptions, **kwargs)
+
+
+def tiny_batch(batch=4, tokens=9, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.integers(2, VOCAB, (batch, tokens)).astype(np.int32)
+    x[0, tokens - 3:] = 0  # one shorter note
+    y = (rng.random((batch, LABELS)) < 0.4).astype(np.float32)
+    return {"tokens": tf.constant(x)}, {"labels": tf.constant(y)}
+
+
+def test_outputs_and_description_init():
+    model = tiny_model()
+    x, _ = tiny_batch()
+    out = model(x)
+    assert out["logits"].shape == (4, LABELS) and out["logits"].dtype == "float32"
+    assert out["self_attention"].shape == (4, LABELS, 9) and out["fusion_weights"].shape == (4, LABELS, 2)
+    expected = description_embeddings([np.array([2 + i, 10 + i]) for i in range(LABELS)],
+                                      model.get_layer("embedding").embeddings.numpy())
+    np.testing.assert_allclose(model.get_layer("dual_attention").descriptions.numpy(), expected, rtol=1e-6)
+
+
+def test_appending_padding_changes_no_output():
+    model = tiny_model()
+    x = np.random.default_rng(1).integers(2, VOCAB, (2, 7)).astype(np.int32)
+    padded = np.concatenate([x, np.zeros((2, 5), np.int32)], axis=1)
+    short, long = model({"tokens": x}), model({"tokens": padded})
+    np.testing.assert_allclose(short["logits"].numpy(), long["logits"].numpy(), rtol=1e-5, atol=1e-5)
+    attention = long["label_attention"].numpy()
+    assert not attention[..., 7:].any()
+    np.testing.assert_allclose(attention.sum(-1), 1.0, rtol=1e-5)
+
+
+def test_overfits_a_tiny_batch():
+    model = tiny_model(d_max=0.0)
+    model.compile(optimizer=keras.optimizers.Adam(1e-2))
+    x, y = tiny_batch()
+    ds = tf.data.Dataset.from_tensors((x, y)).repeat(150)
+    history = model.fit(ds, epochs=1, verbose=0)
+    final = model.evaluate(tf.data.Dataset.from_tensors((x, y)), verbose=0, return_dict=True)["loss"]
+    assert final < 0.05, final
+    assert history.history["loss"][0] < 0.3
+
+
+def test_train_step_logs_drop_rate_and_mask_quality():
+    model = tiny_model(d_max=0.5, warmup_steps=1)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    x, y = tiny_batch()
+    clean = y["labels"].numpy().copy()
+    clean[0] = 0  # every positive of document 0 is noise
+    y = {**y, "clean_labels": tf.constant(clean)}
+    logs = model.fit(tf.data.Dataset.from_tensors((x, y)).repeat(3), epochs=1, verbose=0).history
+    positives = int(y["labels"].numpy().sum())
+    assert logs["drop_rate"][-1] == pytest.approx(0.5)
+    assert logs["dropped"][-1] == 0 + 2 * np.ceil(0.5 * positives)  # steps 0, 1, 2 drop 0, half, half
+    assert 0.0 <= logs["mask_precision"][-1] <= 1.0 and 0.0 <= logs["mask_recall"][-1] <= 1.0
+
+
+def test_keras_save_and_reload_gives_identical_predictions(tmp_path):
+    model = tiny_model(d_max=0.1, warmup_steps=7, stop_step=30)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    x, y = tiny_batch()
+    model.fit(tf.data.Dataset.from_tensors((x, y)).repeat(2), epochs=1, verbose=0)
+    model.save(tmp_path / "jlan.keras")
+    loaded = keras.models.load_model(tmp_path / "jlan.keras")
+    assert isinstance(loaded, JLANModel)
+    assert (loaded.d_max, loaded.warmup_steps, loaded.stop_step) == (0.1, 7, 30)
+    np.testing.assert_array_equal(model.predict(x, verbose=0), loaded.predict(x, verbose=0))
+    np.testing.assert_array_equal(model(x)["label_attention"].numpy(), loaded(x)["label_attention"].numpy())
+
+
+@pytest.mark.parametrize("fusion", ["sum", "self_only", "label_only", "concat"])
+def test_fusion_variants_build_and_train(fusion):
+    import dataclasses
+
+    model = tiny_model(config=dataclasses.replace(TINY, fusion=fusion, label_queries="trainable"))
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    x, y = tiny_batch()
+    assert np.isfinite(model.fit(tf.data.Dataset.from_tensors((x, y)), verbose=0).history["loss"][0])
+
+
+MIRRORED = textwrap.dedent("""
+    import json, sys
+    import numpy as np, tensorflow as tf, keras
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    sys.path.insert(0, "tests")
+    from test_model import tiny_batch, tiny_model
+    def run(strategy):
+        with strategy.scope():
+            model = tiny_model(seed=1, d_max=0.0)
+            model.compile(optimizer=keras.optimizers.SGD(0.5))
+        batches = [tiny_batch(batch=8, seed=s) for s in range(4)]
+        ds = tf.data.Dataset.from_generator(lambda: iter(batches), output_signature=(
+            {"tokens": tf.TensorSpec((8, 9), tf.int32)}, {"labels": tf.TensorSpec((8, 5), tf.float32)}))
+        model.fit(ds, epochs=1, verbose=0)
+        return [w.numpy() for w in model.trainable_weights]
+    with tf.distribute.OneDeviceStrategy("/cpu:0").scope():
+        initial = [w.numpy() for w in tiny_model(seed=1, d_max=0.0).trainable_weights]
+    one = run(tf.distribute.OneDeviceStrategy("/cpu:0"))
+    trained = min(float(np.abs(a - b).max()) for a, b in zip(one, initial))
+    two = run(tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))
+    moved = max(float(np.abs(a - b).max()) for a, b in zip(one, run(tf.distribute.OneDeviceStrategy("/cpu:0"))))
+    diff = max(float(np.abs(a - b).max()) for a, b in zip(one, two))
+    print(json.dumps({"diff": diff, "repeat_diff": moved, "smallest_weight_change": trained}))
+""")
+
+
+def test_mirrored_strategy_matches_one_device():
+    result = subprocess.run([sys.executable, "-c", MIRRORED], capture_output=True, text=True,
+                            cwd=os.path.dirname(os.path.dirname(__file__)), timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    import json
+
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    # Same data, same initial weights, 4 SGD steps at lr 0.5: only the order of float32 sums
+    # differs (two half-batch gradients all-reduced vs one), so weights agree to ~1e-6.
+    assert figures["repeat_diff"] == 0.0
+    assert figures["smallest_weight_change"] > 10 * figures["diff"]  # every weight moved more than the gap
+    assert figures["diff"] < 1e-5, figures
