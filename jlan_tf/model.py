@@ -54,7 +54,7 @@ class JLANModel(keras.Model):
         return [self.loss_tracker, self.dropped_tracker, self.mask_hits, self.noisy_positives]
 
     def train_step(self, data):
-        x, y = data
+        x, y = data[0], data[1]  # (x, y) or (x, y, sample_weight)
         labels = y["labels"]
         rate = drop_rate(self.optimizer.iterations, self.d_max, self.warmup_steps, self.stop_step)
         with tf.GradientTape() as tape:
@@ -83,7 +83,7 @@ class JLANModel(keras.Model):
         return logs
 
     def test_step(self, data):
-        x, y = data
+        x, y = data[0], data[1]  # (x, y) or (x, y, sample_weight)
         logits = self(x, training=False)["logits"]
         self.loss_tracker.update_state(tf.reduce_mean(per_entry_bce(y["labels"], logits)))
         return {"loss": self.loss_tracker.result()}

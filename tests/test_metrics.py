@@ -1,0 +1,99 @@
+import numpy as np
+import pytest
+from sklearn.metrics import auc, roc_curve
+
+from jlan_tf import metrics
+
+Y = np.array([[1, 0, 1, 0], [0, 1, 0, 0], [1, 1, 0, 0]], float)
+S = np.array([[0.9, 0.2, 0.4, 0.6], [0.1, 0.8, 0.3, 0.2], [0.7, 0.3, 0.55, 0.1]])
+
+
+def test_hand_computed_values():
+    m = metrics.all_metrics(Y, S)
+    assert m["micro_precision"] == pytest.approx(3 / 5) and m["micro_recall"] == pytest.approx(3 / 5)
+    assert m["micro_f1"] == pytest.approx(0.6)
+    assert m["macro_precision"] == pytest.approx(0.5) and m["macro_recall"] == pytest.approx(0.375)
+    assert m["macro_f1"] == pytest.approx(2 * 0.5 * 0.375 / 0.875)
+    assert m["macro_f1_per_label"] == pytest.approx(5 / 9)  # labels 0, 1, 2 are present; F1 1, 2/3, 0
+    assert metrics.precision_at_k(Y, S, 2) == pytest.approx(0.5)
+    assert metrics.recall_at_k(Y, S, 2) == pytest.approx(2 / 3)
+    assert m["map"] == pytest.approx(8 / 9)
+    assert m["macro_auc"] == pytest.approx(5 / 6)  # label 3 has no positive: left out
+    assert "micro_f1_tuned" not in m
+
+
+def test_precision_at_k_divides_by_k_as_caml():
+    # CAML divides by len(top k) which is min(k, labels): with 4 labels, P@5 divides by 4.
+    assert metrics.precision_at_k(Y, S, 5) == pytest.approx(np.mean([2 / 4, 1 / 4, 2 / 4]))
+
+
+def test_edges():
+    none_predicted = np.zeros_like(S)
+    m = metrics.all_metrics(Y, none_predicted + 0.1)
+    assert m["micro_precision"] == 0.0 and m["micro_f1"] == 0.0 and m["macro_f1"] == 0.0
+    assert metrics.binarize(np.array([0.5, 0.49999]))[0] == 1.0  # 0.5 is a positive
+    y = np.array([[0, 0], [1, 0]], float)
+    assert metrics.recall_at_k(y, np.array([[0.3, 0.2], [0.9, 0.1]]), 1) == pytest.approx(0.5)  # no-code doc: 0
+    with pytest.raises(ValueError, match="one shape"):
+        metrics.all_metrics(Y, S[:, :3])
+
+
+def test_threshold_tuning():
+    threshold = metrics.tune_threshold(Y, S)
+    assert 0.0 < threshold < 1.0
+    best = metrics.micro_scores(Y, metrics.binarize(S, threshold))[2]
+    assert best >= max(metrics.micro_scores(Y, metrics.binarize(S, t))[2] for t in np.arange(0.01, 1, 0.01)) - 1e-12
+    assert metrics.all_metrics(Y, S, threshold=threshold)["micro_f1_tuned"] == pytest.approx(best)
+
+
+def test_document_means_split_into_equal_halves():
+    rng = np.random.default_rng(0)
+    y = (rng.random((40, 12)) < 0.3).astype(float)
+    s = rng.random((40, 12))
+    y[:, 0] = 1  # every document has a code, so MAP is a plain mean over documents too
+    for fn in (lambda a, b: metrics.precision_at_k(a, b, 5), lambda a, b: metrics.recall_at_k(a, b, 5),
+               metrics.mean_average_precision):
+        assert fn(y, s) == pytest.approx((fn(y[:20], s[:20]) + fn(y[20:], s[20:])) / 2)
+
+
+# CAML's evaluation.py, transcribed loop by loop as the reference.
+def caml_reference(y, yhat_raw, k):
+    yhat = (yhat_raw >= 0.5).astype(float)
+    inter = lambda a, b, axis: np.logical_and(a, b).sum(axis=axis).astype(float)
+    macro_p = np.mean(inter(yhat, y, 0) / (yhat.sum(axis=0) + 1e-10))
+    macro_r = np.mean(inter(yhat, y, 0) / (y.sum(axis=0) + 1e-10))
+    macro_f = 0.0 if macro_p + macro_r == 0 else 2 * macro_p * macro_r / (macro_p + macro_r)
+    ymic, yhatmic = y.ravel(), yhat.ravel()
+    micro_p = inter(yhatmic, ymic, 0) / yhatmic.sum(axis=0)
+    micro_r = inter(yhatmic, ymic, 0) / ymic.sum(axis=0)
+    micro_f = 2 * micro_p * micro_r / (micro_p + micro_r)
+    topk = np.argsort(yhat_raw)[:, ::-1][:, :k]
+    rec = np.array([y[i, tk].sum() / float(y[i, :].sum()) for i, tk in enumerate(topk)])
+    rec[np.isnan(rec)] = 0.0
+    prec = np.mean([y[i, tk].sum() / float(len(tk)) for i, tk in enumerate(topk)])
+    aucs = []
+    for i in range(y.shape[1]):
+        if y[:, i].sum() > 0:
+            fpr, tpr, _ = roc_curve(y[:, i], yhat_raw[:, i])
+            if len(fpr) > 1 and len(tpr) > 1:
+                score = auc(fpr, tpr)
+                if not np.isnan(score):
+                    aucs.append(score)
+    fpr, tpr, _ = roc_curve(ymic, yhat_raw.ravel())
+    return {"macro_precision": macro_p, "macro_recall": macro_r, "macro_f1": macro_f, "micro_precision": micro_p,
+            "micro_recall": micro_r, "micro_f1": micro_f, f"r_at_{k}": np.mean(rec), f"p_at_{k}": prec,
+            "macro_auc": np.mean(aucs), "micro_auc": auc(fpr, tpr)}
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_equal_to_caml_evaluation(seed):
+    rng = np.random.default_rng(seed)
+    y = (rng.random((60, 20)) < 0.15).astype(float)
+    y[:, 3] = 0          # a label nobody has
+    y[:, 4] = 1          # a label everybody has (no negative: no AUC)
+    y[7] = 0             # a document with no code
+    s = rng.random((60, 20)) ** 2
+    ours = metrics.all_metrics(y, s)
+    for k in (5, 8, 15):
+        for key, value in caml_reference(y, s, k).items():
+            assert ours[key] == pytest.approx(value, abs=1e-6), key
