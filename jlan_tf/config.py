@@ -22,6 +22,7 @@ class DataConfig:
     synthetic_docs: int = 10000
     synthetic_noise: float = 0.1
     synthetic_mean_tokens: int = 300
+    synthetic_full_codes: int = 500  # label count of the synthetic stand-in for MIMIC-III-full
 
 
 @dataclasses.dataclass

@@ -1,0 +1,92 @@
+"""Train, evaluate and export JLAN.
+
+    python experiments/train.py --dataset top50
+    python experiments/train.py --dataset codiesp --data-dir ../shared/data/codiesp --top-codes 50
+    python experiments/train.py --dataset synthetic --set train.epochs=3 --set model.fusion=sum
+    python experiments/train.py --resume runs/top50-20261125-170000
+
+Settings: the typed config in jlan_tf/config.py (defaults from the paper), then --config FILE
+(JSON, as saved in a run's config.json), then each --set section.key=value.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from jlan_tf.config import Config  # noqa: E402
+from jlan_tf.data.prepared import DataError, load_prepared  # noqa: E402
+from jlan_tf.datasets import is_synthetic, resolve  # noqa: E402
+
+# On the synthetic stand-in, a quick CPU demo unless the user says otherwise.
+SYNTHETIC_DEMO = {"train.epochs": "4", "data.synthetic_docs": "5000"}
+REPORTED = ("micro_f1", "macro_f1", "macro_f1_per_label", "micro_auc", "macro_auc", "p_at_5", "p_at_8", "map")
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dataset", help="top50 | full | codiesp | synthetic | a prepared folder")
+    parser.add_argument("--data-dir", help="prepared MIMIC-III folder (top50/full) or CodiEsp release (codiesp)")
+    parser.add_argument("--top-codes", type=int, help="codiesp: keep the N most frequent training codes")
+    parser.add_argument("--config", help="a JSON config file")
+    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
+    parser.add_argument("--name", help="run name (default: DATASET-DATE-TIME)")
+    parser.add_argument("--runs-dir", default="runs")
+    parser.add_argument("--resume", help="a run folder to continue")
+    args = parser.parse_args(argv)
+    if not args.dataset and not args.resume:
+        parser.error("give --dataset (or --resume RUN)")
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
+    logging.getLogger("gensim").setLevel(logging.WARNING)
+    try:
+        if args.resume:
+            run_dir = Path(args.resume)
+            config = Config.load(run_dir / "config.json")
+            data_info = json.loads((run_dir / "data.json").read_text())
+            data_source, data_path = data_info["data_source"], Path(data_info["path"])
+        else:
+            config = Config.load(args.config) if args.config else Config()
+            config.apply_overrides(args.set)
+            if is_synthetic(args.dataset, args.data_dir) and not args.config:
+                user_keys = {item.partition("=")[0].strip() for item in args.set}
+                config.apply_overrides([f"{k}={v}" for k, v in SYNTHETIC_DEMO.items() if k not in user_keys])
+            dataset = resolve(args.dataset, config.data, config.train.seed, args.data_dir, args.top_codes)
+            if dataset.note:
+                print(dataset.note)
+            run_dir = Path(args.runs_dir) / (args.name or f"{Path(args.dataset).name}-{time.strftime('%Y%m%d-%H%M%S')}")
+            if run_dir.exists():
+                raise DataError(f"{run_dir}: a run of that name exists (use --resume {run_dir} to continue it)")
+            run_dir.mkdir(parents=True)
+            data_source, data_path = dataset.data_source, dataset.path
+            (run_dir / "data.json").write_text(json.dumps(
+                {"data_source": data_source, "path": str(data_path.resolve()), "note": dataset.note}, indent=2) + "\n")
+        data = load_prepared(data_path)
+        from jlan_tf.training import NonFiniteLoss, train
+
+        result = train(data, config, run_dir, data_source, verbose=1 if sys.stdout.isatty() else 2)
+    except (DataError, KeyError, ValueError) as e:
+        print(f"train.py: error: {e.args[0] if e.args else e}", file=sys.stderr)
+        return 2
+    except NonFiniteLoss as e:
+        print(f"train.py: training stopped: {e}", file=sys.stderr)
+        return 3
+    print(f"\nrun folder: {run_dir}   data: {data_source}   best epoch: {result['best_epoch']}")
+    for split in ("dev", "test") + (("test_clean",) if "test_clean" in result else ()):
+        print(f"{split:>10}: " + "  ".join(f"{k} {result[split][k]:.4f}" for k in REPORTED))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,189 @@
+"""Training a JLAN run: epochs of ``model.fit``, dev evaluation, early stopping, checkpoints,
+TensorBoard curves, and resume.
+
+A run folder holds::
+
+    config.json          the resolved config        data.json   which data it used
+    logs/                TensorBoard (train/validation scalars)
+    checkpoints/         last.keras (model + optimizer, after every epoch), best.weights.h5
+    state.json           the epoch reached, the best dev micro-F1, the per-epoch history
+    metrics.json         {"data_source", "dev" (best epoch), "test", "epochs": [...]}
+    predictions/         {dev,test}_scores.npy, {dev,test}_ids.txt, labels.txt
+    model.keras          the best model
+
+Resume is exact: each epoch's data order and dropout masks depend only on (seed, epoch),
+and the optimizer (with the step counter that drives the drop-rate schedule) is restored
+from ``last.keras``, so a run stopped after any epoch and resumed ends as if never stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+import warnings
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from jlan_tf import metrics as metric_fns
+from jlan_tf.config import Config
+from jlan_tf.data.pipeline import eval_order, make_dataset
+from jlan_tf.data.prepared import PreparedDataset
+from jlan_tf.model import build_jlan, set_precision
+from jlan_tf.tokenization import tokenize
+
+log = logging.getLogger(__name__)
+# Bucketed datasets have no known length; Keras warns about it at every epoch's end.
+warnings.filterwarnings("ignore", message="Your input ran out of data")
+
+
+class NonFiniteLoss(RuntimeError):
+    pass
+
+
+class _DevEvaluation(keras.callbacks.Callback):
+    """Puts dev metrics (as ``val_*``) and the learning rate into the epoch logs, before
+    TensorBoard writes them; stops at once on a non-finite training loss."""
+
+    def __init__(self, data: PreparedDataset, batch_size: int):
+        super().__init__()
+        self.data, self.batch_size = data, batch_size
+        self.latest: tuple[dict, np.ndarray] | None = None
+        self.bad_step: int | None = None
+
+    def on_train_batch_end(self, batch, logs=None):
+        if logs and not math.isfinite(float(logs["loss"])):
+            self.bad_step = int(self.model.optimizer.iterations.numpy())
+            self.model.stop_training = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.bad_step is not None:
+            return
+        scores, y_true = predict_split(self.model, self.data, "dev", self.batch_size)
+        dev = metric_fns.all_metrics(y_true, scores)
+        self.latest = (dev, scores)
+        logs.update({f"val_{k}": v for k, v in dev.items() if k in TENSORBOARD_METRICS})
+        logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+
+
+TENSORBOARD_METRICS = ("micro_f1", "macro_f1", "macro_f1_per_label", "micro_auc", "macro_auc", "p_at_8", "map")
+
+
+def predict_split(model, data: PreparedDataset, split: str, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(scores, y_true) for a split, both in document order."""
+    part = data.splits[split]
+    ordered = model.predict(make_dataset(data, split, batch_size), verbose=0)
+    scores = np.empty_like(ordered)
+    scores[eval_order(part)] = ordered
+    return scores, part.multi_hot(data.num_labels)
+
+
+def _reseed_dropout(model: keras.Model, seed: int, epoch: int) -> None:
+    # Keras does not save SeedGenerator states; fixing them per epoch makes resume exact.
+    for i, layer in enumerate(model._flatten_layers()):
+        for generator in getattr(layer, "_seed_generators", []):
+            generator.state.assign(np.array([seed * 100_003 + epoch * 1_009 + i, 0], generator.state.dtype))
+
+
+def steps_per_epoch(data: PreparedDataset, batch_size: int) -> int:
+    return max(1, math.ceil(len(data.splits["train"]) / batch_size))
+
+
+def new_model(data: PreparedDataset, config: Config):
+    steps = steps_per_epoch(data, config.data.batch_size)
+    descriptions = [data.vocab.encode(tokenize(d)) for d in data.descriptions]
+    model = build_jlan(
+        config.model, data.embeddings, data.num_labels, descriptions, d_max=config.train.d_max,
+        warmup_steps=max(1, round(config.train.warmup_epochs * steps)),
+        stop_step=round(config.train.stop_epoch * steps) if config.train.stop_epoch > 0 else None,
+    )
+    model.compile(optimizer=keras.optimizers.Adam(config.train.learning_rate), jit_compile=config.train.jit_compile)
+    return model
+
+
+def train(data: PreparedDataset, config: Config, run_dir: Path, data_source: str, verbose: int = 1) -> dict:
+    """Trains (or resumes, when ``run_dir/state.json`` exists) and writes the run folder."""
+    run_dir = Path(run_dir)
+    checkpoints = run_dir / "checkpoints"
+    checkpoints.mkdir(parents=True, exist_ok=True)
+    state_path, last_path, best_path = run_dir / "state.json", checkpoints / "last.keras", checkpoints / "best.weights.h5"
+    precision = set_precision(config.model.precision)
+    keras.utils.set_random_seed(config.train.seed)
+    if state_path.exists():
+        state = json.loads(state_path.read_text())
+        model = keras.models.load_model(last_path)
+        log.info("resuming %s after epoch %d", run_dir, state["epoch"])
+    else:
+        config.save(run_dir / "config.json")
+        state = {"epoch": 0, "best_micro_f1": -1.0, "best_epoch": 0, "bad_epochs": 0, "epochs": []}
+        model = new_model(data, config)
+    log.info("precision %s; %d training documents, %d labels", precision, len(data.splits["train"]), data.num_labels)
+
+    evaluation = _DevEvaluation(data, config.data.eval_batch_size)
+    tensorboard = keras.callbacks.TensorBoard(str(run_dir / "logs"), update_freq=50)
+    for epoch in range(state["epoch"], config.train.epochs):
+        if state["bad_epochs"] >= config.train.patience:
+            break
+        _reseed_dropout(model, config.train.seed, epoch)
+        train_ds = make_dataset(data, "train", config.data.batch_size, training=True, epoch=epoch, seed=config.train.seed)
+        start = time.perf_counter()
+        history = model.fit(train_ds, initial_epoch=epoch, epochs=epoch + 1, verbose=verbose, shuffle=False,
+                            callbacks=[evaluation, tensorboard])
+        if evaluation.bad_step is not None:
+            raise NonFiniteLoss(f"the training loss became NaN or infinite at step {evaluation.bad_step} "
+                                f"(epoch {epoch + 1}); try a lower train.learning_rate")
+        dev, _ = evaluation.latest
+        train_logs = {k: float(v[-1]) for k, v in history.history.items() if not k.startswith("val_")}
+        state["epochs"].append({"epoch": epoch + 1, "seconds": round(time.perf_counter() - start, 1),
+                                "train": train_logs, "dev": dev})
+        if dev["micro_f1"] > state["best_micro_f1"]:
+            state.update(best_micro_f1=dev["micro_f1"], best_epoch=epoch + 1, bad_epochs=0)
+            model.save_weights(best_path)
+        else:
+            state["bad_epochs"] += 1
+        state["epoch"] = epoch + 1
+        model.save(last_path)  # first the checkpoint, then the state that points past it
+        _write_json(state_path, state)
+        log.info("epoch %d: dev micro-F1 %.4f (best %.4f at epoch %d)", epoch + 1, dev["micro_f1"],
+                 state["best_micro_f1"], state["best_epoch"])
+
+    if best_path.exists():
+        model.load_weights(best_path)  # early stopping keeps the best epoch's weights
+    return finish(model, data, config, run_dir, data_source, state)
+
+
+def finish(model, data: PreparedDataset, config: Config, run_dir: Path, data_source: str, state: dict) -> dict:
+    """Evaluates the best model on dev and test, writes predictions, metrics and the model."""
+    batch = config.data.eval_batch_size
+    dev_scores, dev_true = predict_split(model, data, "dev", batch)
+    test_scores, test_true = predict_split(model, data, "test", batch)
+    threshold = metric_fns.tune_threshold(dev_true, dev_scores)
+    result = {
+        "data_source": data_source,
+        "best_epoch": state["best_epoch"],
+        "dev": metric_fns.all_metrics(dev_true, dev_scores, threshold),
+        "test": metric_fns.all_metrics(test_true, test_scores, threshold),
+        "epochs": state["epochs"],
+    }
+    if data.has_clean_labels:  # the synthetic corpus: also score against the noise-free labels
+        result["test_clean"] = metric_fns.all_metrics(data.splits["test"].multi_hot(data.num_labels, clean=True),
+                                                      test_scores, threshold)
+    predictions = run_dir / "predictions"
+    predictions.mkdir(exist_ok=True)
+    for split, scores in (("dev", dev_scores), ("test", test_scores)):
+        np.save(predictions / f"{split}_scores.npy", scores.astype(np.float32))
+        np.save(predictions / f"{split}_true.npy", data.splits[split].multi_hot(data.num_labels).astype(np.uint8))
+        (predictions / f"{split}_ids.txt").write_text("\n".join(data.splits[split].ids) + "\n")
+    (predictions / "labels.txt").write_text("\n".join(data.codes) + "\n")
+    model.save(run_dir / "model.keras")
+    _write_json(run_dir / "metrics.json", result)
+    return result
+
+
+def _write_json(path: Path, value) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(value, indent=2, sort_keys=True) + "\n")
+    tmp.replace(path)

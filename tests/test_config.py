@@ -1,0 +1,28 @@
+import pytest
+
+from jlan_tf.config import Config
+
+
+def test_defaults_are_the_papers():
+    c = Config()
+    assert (c.model.lstm_units, c.model.attention_dim, c.model.residual_blocks) == (256, 200, 1)
+    assert (c.train.learning_rate, c.train.d_max, c.model.fusion) == (1e-3, 0.15, "joint")
+
+
+def test_overrides_are_typed_and_unknown_keys_refused():
+    c = Config().apply_overrides(["train.epochs=3", "model.fusion=sum", "train.d_max=0", "train.jit_compile=true"])
+    assert c.train.epochs == 3 and c.model.fusion == "sum" and c.train.d_max == 0.0 and c.train.jit_compile is True
+    with pytest.raises(KeyError, match="unknown setting 'train.epoch'"):
+        Config().apply_overrides(["train.epoch=3"])
+    with pytest.raises(KeyError):
+        Config().apply_overrides(["nothing.epochs=3"])
+    with pytest.raises(ValueError, match="train.epochs: cannot read 'three' as int"):
+        Config().apply_overrides(["train.epochs=three"])
+    with pytest.raises(ValueError, match="section.key=value"):
+        Config().apply_overrides(["train.epochs"])
+
+
+def test_save_and_load(tmp_path):
+    c = Config().apply_overrides(["data.batch_size=4", "model.label_queries=trainable"])
+    c.save(tmp_path / "config.json")
+    assert Config.load(tmp_path / "config.json") == c

@@ -1,0 +1,88 @@
+"""The training driver on a tiny synthetic corpus with a tiny model (seconds, not minutes)."""
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from jlan_tf.config import Config
+from jlan_tf.data import load_prepared
+from jlan_tf.training import NonFiniteLoss, train
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments"))
+
+TINY = ["model.lstm_units=8", "model.attention_dim=8", "model.conv_filters=8", "model.output_hidden_dim=8",
+        "data.batch_size=16", "train.warmup_epochs=1"]
+KEYS = {"micro_f1", "macro_f1", "macro_f1_per_label", "micro_precision", "micro_recall", "micro_auc", "macro_auc",
+        "p_at_5", "p_at_8", "p_at_15", "r_at_5", "r_at_8", "r_at_15", "map", "micro_f1_tuned", "threshold"}
+
+
+def tiny_config(*extra):
+    return Config().apply_overrides(TINY + list(extra))
+
+
+def test_train_writes_the_run_folder(small_synthetic, tmp_path):
+    data = load_prepared(small_synthetic)
+    result = train(data, tiny_config("train.epochs=2"), tmp_path / "run", "synthetic", verbose=0)
+    run = tmp_path / "run"
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["data_source"] == "synthetic" and len(metrics["epochs"]) == 2
+    assert KEYS <= set(metrics["dev"]) and KEYS <= set(metrics["test"]) and "test_clean" in metrics
+    assert metrics["test"] == pytest.approx(result["test"])
+    scores = np.load(run / "predictions" / "test_scores.npy")
+    assert scores.shape == (len(data.splits["test"]), 50)
+    assert (run / "predictions" / "test_ids.txt").read_text().split() == data.splits["test"].ids
+    assert (run / "model.keras").exists() and (run / "config.json").exists()
+    assert list((run / "logs" / "validation").iterdir())  # TensorBoard dev curves
+    train_logs = metrics["epochs"][-1]["train"]
+    assert {"loss", "drop_rate", "dropped", "mask_precision", "mask_recall"} <= set(train_logs)
+    assert train_logs["drop_rate"] == pytest.approx(0.15)
+
+
+def test_resume_equals_an_uninterrupted_run_and_seed_repeats(small_synthetic, tmp_path):
+    data = load_prepared(small_synthetic)
+    straight = train(data, tiny_config("train.epochs=2"), tmp_path / "a", "synthetic", verbose=0)
+    again = train(data, tiny_config("train.epochs=2"), tmp_path / "b", "synthetic", verbose=0)
+    train(data, tiny_config("train.epochs=1"), tmp_path / "c", "synthetic", verbose=0)  # "crashes" after epoch 1
+    resumed = train(data, tiny_config("train.epochs=2"), tmp_path / "c", "synthetic", verbose=0)
+    for other in (again, resumed):
+        assert other["test"] == pytest.approx(straight["test"], abs=1e-6)
+        assert [e["train"]["loss"] for e in other["epochs"]] == pytest.approx(
+            [e["train"]["loss"] for e in straight["epochs"]], abs=1e-6)
+
+
+def test_non_finite_loss_stops_with_a_clear_error(small_synthetic, tmp_path):
+    data = load_prepared(small_synthetic)
+    with pytest.raises(NonFiniteLoss, match="NaN or infinite at step"):
+        train(data, tiny_config("train.epochs=1", "train.learning_rate=inf"), tmp_path / "r", "synthetic", verbose=0)
+
+
+@pytest.mark.slow
+def test_train_script_end_to_end(tmp_path, monkeypatch, capsys):
+    import train as train_script
+
+    monkeypatch.setenv("JLAN_DATA", str(tmp_path / "data"))
+    args = ["--dataset", "top50", "--runs-dir", str(tmp_path / "runs"), "--name", "t",
+            "--set", "data.synthetic_docs=200", "--set", "train.epochs=1", "--set", "data.synthetic_mean_tokens=80"]
+    args += [a for item in TINY for a in ("--set", item)]
+    assert train_script.main(args) == 0
+    out = capsys.readouterr().out
+    assert "MIMIC-III not found" in out and "SYNTHETIC" in out and "test:" in out
+    data = json.loads((tmp_path / "runs" / "t" / "data.json").read_text())
+    assert data["data_source"] == "synthetic"
+    config = json.loads((tmp_path / "runs" / "t" / "config.json").read_text())
+    assert config["train"]["epochs"] == 1 and config["data"]["synthetic_docs"] == 200  # the user's values win
+    assert train_script.main(["--resume", str(tmp_path / "runs" / "t")]) == 0
+    assert train_script.main(args) == 2  # the run exists
+    assert "a run of that name exists" in capsys.readouterr().err
+
+
+def test_train_script_errors(tmp_path, capsys):
+    import train as train_script
+
+    assert train_script.main(["--dataset", str(tmp_path / "nothing"), "--runs-dir", str(tmp_path)]) == 2
+    assert "not a dataset name" in capsys.readouterr().err
+    assert train_script.main(["--dataset", "synthetic", "--set", "train.epoch=1"]) == 2
+    assert "unknown setting" in capsys.readouterr().err
