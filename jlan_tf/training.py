@@ -118,7 +118,7 @@ def train(data: PreparedDataset, config: Config, run_dir: Path, data_source: str
         log.info("resuming %s after epoch %d", run_dir, state["epoch"])
     else:
         config.save(run_dir / "config.json")
-        state = {"epoch": 0, "best_micro_f1": -1.0, "best_epoch": 0, "bad_epochs": 0, "epochs": []}
+        state = {"epoch": 0, "best_micro_f1": -1.0, "best_map": -1.0, "best_epoch": 0, "bad_epochs": 0, "epochs": []}
         model = new_model(data, config)
     log.info("precision %s; %d training documents, %d labels", precision, len(data.splits["train"]), data.num_labels)
 
@@ -139,8 +139,9 @@ def train(data: PreparedDataset, config: Config, run_dir: Path, data_source: str
         train_logs = {k: float(v[-1]) for k, v in history.history.items() if not k.startswith("val_")}
         state["epochs"].append({"epoch": epoch + 1, "seconds": round(time.perf_counter() - start, 1),
                                 "train": train_logs, "dev": dev})
-        if dev["micro_f1"] > state["best_micro_f1"]:
-            state.update(best_micro_f1=dev["micro_f1"], best_epoch=epoch + 1, bad_epochs=0)
+        # Dev micro-F1 decides; MAP breaks ties (micro-F1 sits at 0 while no score reaches 0.5 yet).
+        if (dev["micro_f1"], dev["map"]) > (state["best_micro_f1"], state["best_map"]):
+            state.update(best_micro_f1=dev["micro_f1"], best_map=dev["map"], best_epoch=epoch + 1, bad_epochs=0)
             model.save_weights(best_path)
         else:
             state["bad_epochs"] += 1

@@ -97,3 +97,19 @@ def test_equal_to_caml_evaluation(seed):
     for k in (5, 8, 15):
         for key, value in caml_reference(y, s, k).items():
             assert ours[key] == pytest.approx(value, abs=1e-6), key
+
+
+def test_evaluate_cli(tmp_path, capsys):
+    import json
+
+    from jlan_tf.cli import evaluate
+
+    np.save(tmp_path / "y.npy", Y)
+    np.save(tmp_path / "s.npy", S)
+    assert evaluate.main(["--y-true", str(tmp_path / "y.npy"), "--y-score", str(tmp_path / "s.npy"),
+                          "--threshold", "0.35", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["micro_f1"] == pytest.approx(0.6) and out["threshold"] == 0.35
+    np.save(tmp_path / "bad.npy", S[:, :2])
+    assert evaluate.main(["--y-true", str(tmp_path / "y.npy"), "--y-score", str(tmp_path / "bad.npy")]) == 2
+    assert "shapes differ" in capsys.readouterr().err
