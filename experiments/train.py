@@ -40,6 +40,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--name", help="run name (default: DATASET-DATE-TIME)")
     parser.add_argument("--runs-dir", default="runs")
     parser.add_argument("--resume", help="a run folder to continue")
+    parser.add_argument("--no-export", action="store_true", help="skip the SavedModel export at the end")
     args = parser.parse_args(argv)
     if not args.dataset and not args.resume:
         parser.error("give --dataset (or --resume RUN)")
@@ -82,6 +83,10 @@ def main(argv=None) -> int:
     except NonFiniteLoss as e:
         print(f"train.py: training stopped: {e}", file=sys.stderr)
         return 3
+    if not args.no_export:
+        from jlan_tf.serving import export_run
+
+        print(f"exported SavedModel: {export_run(run_dir)}")
     print(f"\nrun folder: {run_dir}   data: {data_source}   best epoch: {result['best_epoch']}")
     for split in ("dev", "test") + (("test_clean",) if "test_clean" in result else ()):
         print(f"{split:>10}: " + "  ".join(f"{k} {result[split][k]:.4f}" for k in REPORTED))

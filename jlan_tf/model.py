@@ -122,8 +122,8 @@ def build_jlan(config: ModelConfig, embeddings: np.ndarray, num_labels: int,
     """
     vocab_size, dim = embeddings.shape
     tokens = keras.Input(shape=(None,), dtype="int32", name="tokens")
-    x = keras.layers.Embedding(vocab_size, dim, embeddings_initializer=keras.initializers.Constant(embeddings),
-                               mask_zero=True, name="embedding")(tokens)        # (B, T, e)
+    embedding = keras.layers.Embedding(vocab_size, dim, mask_zero=True, name="embedding")
+    x = embedding(tokens)                                                        # (B, T, e)
     x = keras.layers.Dropout(config.embedding_dropout, name="embedding_dropout")(x)
     for block in range(config.residual_blocks):
         x = ResidualConv1D(config.conv_filters, config.kernel_size, name=f"residual_conv_{block}")(x)
@@ -138,6 +138,8 @@ def build_jlan(config: ModelConfig, embeddings: np.ndarray, num_labels: int,
                "fusion_weights": fusion_weights}
     model = JLANModel(inputs={"tokens": tokens}, outputs=outputs, name="jlan",
                       d_max=d_max, warmup_steps=warmup_steps, stop_step=stop_step)
+    # Assigned, not a Constant initializer: that would copy the matrix into the JSON config.
+    embedding.embeddings.assign(embeddings)
     if config.label_queries == "description":
         if descriptions is None:
             raise ValueError("label_queries='description' needs the tokenized code descriptions")

@@ -5,7 +5,8 @@ Contract (the serving signature mirrors it in-graph, so keep it this small):
 1. lower-case the text with Python's ``str.lower``;
 2. tokens are the maximal runs of Unicode letters and digits (``[^\\W_]+``: underscore
    and punctuation separate tokens, so ``"b/p 120/80"`` gives ``["b", "p"]``);
-3. a run with no alphabetic character is dropped (``"2019"``, ``"120"``), as CAML does;
+3. a run with no alphabetic character (``str.isalpha``, Unicode category L) is dropped
+   (``"2019"``, ``"120"``, ``"½"``), as CAML drops numbers;
 4. only the first ``max_tokens`` remaining tokens are kept (2,500 by default).
 
 Ids: 0 is padding, 1 is ``UNK`` (a token seen in fewer than ``min_doc_freq`` training
@@ -25,15 +26,27 @@ PAD, UNK = "<pad>", "<unk>"
 PAD_ID, UNK_ID = 0, 1
 DEFAULT_MAX_TOKENS = 2500
 
-# A run of letters/digits that holds at least one letter: the greedy prefix backtracks to
-# the run's last letter, then takes the trailing digits, so each match is a whole run.
-_TOKEN_RE = re.compile(r"[^\W_]*[^\W\d_][^\W_]*")
+_RUN_RE = re.compile(r"[^\W_]+")  # a maximal run of Unicode letters and digits
+
+
+def _has_letter(run: str) -> bool:
+    return run.isalpha() or any(ch.isalpha() for ch in run)  # isalpha() is \p{L}, as in the serving graph
 
 
 def tokenize(text: str, max_tokens: int | None = DEFAULT_MAX_TOKENS) -> list[str]:
     """Splits a note into lower-case word tokens under the contract above."""
-    tokens = _TOKEN_RE.findall(text.lower())
+    tokens = [run for run in _RUN_RE.findall(text.lower()) if _has_letter(run)]
     return tokens if max_tokens is None else tokens[:max_tokens]
+
+
+def token_spans(text: str, max_tokens: int | None = DEFAULT_MAX_TOKENS) -> list[tuple[int, int]] | None:
+    """(start, end) character offsets in ``text`` of each token of ``tokenize(text)``; None
+    when lower-casing changed the text's length (a few rare characters), so offsets would lie."""
+    lowered = text.lower()
+    if len(lowered) != len(text):
+        return None
+    spans = [m.span() for m in _RUN_RE.finditer(lowered) if _has_letter(m.group())]
+    return spans if max_tokens is None else spans[:max_tokens]
 
 
 class Vocabulary:

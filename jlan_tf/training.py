@@ -8,8 +8,8 @@ A run folder holds::
     checkpoints/         last.keras (model + optimizer, after every epoch), best.weights.h5
     state.json           the epoch reached, the best dev micro-F1, the per-epoch history
     metrics.json         {"data_source", "dev" (best epoch), "test", "epochs": [...]}
-    predictions/         {dev,test}_scores.npy, {dev,test}_ids.txt, labels.txt
-    model.keras          the best model
+    predictions/         {dev,test}_scores.npy, {dev,test}_true.npy, {dev,test}_ids.txt, labels.txt
+    model.keras          the best model, with vocab.txt, labels.tsv and tokenizer.json for export
 
 Resume is exact: each epoch's data order and dropout masks depend only on (seed, epoch),
 and the optimizer (with the step counter that drives the drop-rate schedule) is restored
@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import shutil
 import time
 import warnings
 from pathlib import Path
@@ -180,6 +181,9 @@ def finish(model, data: PreparedDataset, config: Config, run_dir: Path, data_sou
         (predictions / f"{split}_ids.txt").write_text("\n".join(data.splits[split].ids) + "\n")
     (predictions / "labels.txt").write_text("\n".join(data.codes) + "\n")
     model.save(run_dir / "model.keras")
+    for name in ("vocab.txt", "labels.tsv"):  # the run is self-contained: export needs no prepared folder
+        shutil.copy(data.path / name, run_dir / name)
+    _write_json(run_dir / "tokenizer.json", data.meta["tokenization"])
     _write_json(run_dir / "metrics.json", result)
     return result
 

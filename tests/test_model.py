@@ -139,3 +139,12 @@ def test_mirrored_strategy_matches_one_device():
     assert figures["repeat_diff"] == 0.0
     assert figures["smallest_weight_change"] > 10 * figures["diff"]  # every weight moved more than the gap
     assert figures["diff"] < 1e-5, figures
+
+
+def test_config_does_not_carry_the_embedding_matrix():
+    import json
+
+    model = tiny_model()
+    np.testing.assert_allclose(model.get_layer("embedding").embeddings.numpy()[3],
+                               np.random.default_rng(0).normal(0, 0.3, (VOCAB, DIM)).astype(np.float32)[3])
+    assert len(json.dumps(model.get_config())) < 20_000

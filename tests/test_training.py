@@ -64,17 +64,19 @@ def test_train_script_end_to_end(tmp_path, monkeypatch, capsys):
     import train as train_script
 
     monkeypatch.setenv("JLAN_DATA", str(tmp_path / "data"))
+    monkeypatch.chdir(tmp_path)  # the export lands in ./saved_models
     args = ["--dataset", "top50", "--runs-dir", str(tmp_path / "runs"), "--name", "t",
             "--set", "data.synthetic_docs=200", "--set", "train.epochs=1", "--set", "data.synthetic_mean_tokens=80"]
     args += [a for item in TINY for a in ("--set", item)]
     assert train_script.main(args) == 0
     out = capsys.readouterr().out
     assert "MIMIC-III not found" in out and "SYNTHETIC" in out and "test:" in out
+    assert (tmp_path / "saved_models" / "t" / "1" / "saved_model.pb").exists()
     data = json.loads((tmp_path / "runs" / "t" / "data.json").read_text())
     assert data["data_source"] == "synthetic"
     config = json.loads((tmp_path / "runs" / "t" / "config.json").read_text())
     assert config["train"]["epochs"] == 1 and config["data"]["synthetic_docs"] == 200  # the user's values win
-    assert train_script.main(["--resume", str(tmp_path / "runs" / "t")]) == 0
+    assert train_script.main(["--resume", str(tmp_path / "runs" / "t"), "--no-export"]) == 0
     assert train_script.main(args) == 2  # the run exists
     assert "a run of that name exists" in capsys.readouterr().err
 

@@ -1,0 +1,33 @@
+"""``jlan-export --run runs/RUN [--out saved_models/NAME] [--version N]``: a TF Serving SavedModel."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="jlan-export", description=__doc__)
+    parser.add_argument("--run", required=True, help="a finished training run folder")
+    parser.add_argument("--out", help="model folder (default saved_models/<run name>)")
+    parser.add_argument("--version", type=int, help="version number (default: the next free one)")
+    parser.add_argument("--top-k", type=int, default=10, help="codes returned per note (default 10)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
+    from jlan_tf.serving import export_run
+
+    try:
+        path = export_run(args.run, args.out, args.version, args.top_k)
+    except (FileNotFoundError, FileExistsError) as e:
+        print(f"jlan-export: error: {e}", file=sys.stderr)
+        return 2
+    print(f"exported {path} (signatures: serving_default, explain)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

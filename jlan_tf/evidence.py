@@ -1,0 +1,129 @@
+"""Turning the ``explain`` signature's outputs into codes with evidence, as text, JSON or a
+self-contained HTML page that highlights each code's evidence in the note (as the JLAN
+paper's figures 9 and 10 do). Works on plain NumPy outputs: no model code is needed."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from jlan_tf.tokenization import token_spans
+
+
+@dataclass
+class Evidence:
+    token: str
+    weight: float      # attention weight of this token for the code (weights of a note sum to 1)
+    position: int      # token index in the note
+
+
+@dataclass
+class CodePrediction:
+    code: str
+    description: str
+    probability: float
+    evidence: list[Evidence] = field(default_factory=list)
+    attention: list[float] = field(default_factory=list, repr=False)  # over all tokens, for highlighting
+
+
+@dataclass
+class NotePrediction:
+    name: str
+    codes: list[CodePrediction]
+
+
+def _text(value) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def from_explain(names: list[str], outputs: dict, top_k: int, evidence_words: int = 5) -> list[NotePrediction]:
+    """Per note, its ``top_k`` codes with their ``evidence_words`` most attended tokens."""
+    notes = []
+    for i, name in enumerate(names):
+        tokens = [_text(t) for t in outputs["tokens"][i]]
+        n_tokens = sum(1 for t in tokens if t)
+        codes = []
+        for j in range(min(top_k, outputs["top_codes"].shape[1])):
+            attention = np.asarray(outputs["attention"][i, j, :n_tokens], np.float64)
+            best = np.argsort(-attention, kind="stable")[:evidence_words]
+            codes.append(CodePrediction(
+                code=_text(outputs["top_codes"][i, j]), description=_text(outputs["top_descriptions"][i, j]),
+                probability=float(outputs["top_scores"][i, j]),
+                evidence=[Evidence(tokens[p], float(attention[p]), int(p)) for p in best],
+                attention=attention.tolist(),
+            ))
+        notes.append(NotePrediction(name, codes))
+    return notes
+
+
+def to_text(notes: list[NotePrediction]) -> str:
+    lines = []
+    for note in notes:
+        lines.append(f"== {note.name}")
+        for c in note.codes:
+            words = ", ".join(dict.fromkeys(e.token for e in c.evidence))  # each word once, by weight
+            lines.append(f"{c.code:>8}  {c.probability:.3f}  {c.description}  [evidence: {words}]")
+    return "\n".join(lines) + "\n"
+
+
+def to_json(notes: list[NotePrediction]) -> list[dict]:
+    out = []
+    for note in notes:
+        codes = [{k: v for k, v in asdict(c).items() if k != "attention"} for c in note.codes]
+        out.append({"name": note.name, "codes": codes})
+    return out
+
+
+_STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 60em; color: #222; }
+h1 { font-size: 1.4em; } h2 { font-size: 1.15em; border-bottom: 1px solid #ccc; }
+details { margin: .6em 0; border: 1px solid #ddd; border-radius: 6px; padding: .4em .8em; }
+summary { cursor: pointer; } .code { font-weight: bold; font-family: monospace; }
+.prob { color: #555; } .note { white-space: pre-wrap; line-height: 1.6; font-family: Georgia, serif; }
+mark.evidence { background: rgba(255, 140, 0, var(--w)); border-radius: 3px; padding: 0 1px; }
+.words { color: #444; font-size: .9em; }
+"""
+
+
+def _highlighted(text: str, code: CodePrediction, highlight: int) -> str:
+    """The note with this code's ``highlight`` most attended tokens marked (opacity ~ weight)."""
+    spans = token_spans(text, max_tokens=None)
+    attention = np.asarray(code.attention)
+    if spans is None or not len(attention):
+        return html.escape(text)
+    top = np.argsort(-attention, kind="stable")[:highlight]
+    strength = {int(p): attention[p] / attention[top[0]] for p in top if attention[p] > 0}
+    parts, cursor = [], 0
+    for position, (start, end) in enumerate(spans[:len(attention)]):
+        if position in strength:
+            parts.append(html.escape(text[cursor:start]))
+            w = 0.25 + 0.75 * strength[position]
+            title = f"weight {attention[position]:.3f}"
+            parts.append(f'<mark class="evidence" style="--w:{w:.2f}" title="{title}" '
+                         f'data-position="{position}">{html.escape(text[start:end])}</mark>')
+            cursor = end
+    parts.append(html.escape(text[cursor:]))
+    return "".join(parts)
+
+
+def to_html(notes: list[NotePrediction], texts: list[str], highlight: int = 10,
+            title: str = "JLAN: codes and their evidence") -> str:
+    body = [f"<h1>{html.escape(title)}</h1>",
+            "<p>Each code lists its probability; the note below it marks the words the model attended "
+            "to for that code (darker = more weight). Open a code to see its evidence.</p>"]
+    for note, text in zip(notes, texts):
+        body.append(f'<section class="note-block"><h2>{html.escape(note.name)}</h2>')
+        for k, code in enumerate(note.codes):
+            words = ", ".join(html.escape(e.token) for e in code.evidence)
+            body.append(
+                f'<details{" open" if k == 0 else ""} data-code="{html.escape(code.code)}"><summary>'
+                f'<span class="code">{html.escape(code.code)}</span> {html.escape(code.description)} '
+                f'<span class="prob">p = {code.probability:.3f}</span> '
+                f'<span class="words">evidence: {words}</span></summary>'
+                f'<div class="note">{_highlighted(text, code, highlight)}</div></details>')
+        body.append("</section>")
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head><body>\n"
+            + "\n".join(body) + "\n</body></html>\n")

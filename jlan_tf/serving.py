@@ -1,0 +1,157 @@
+"""Export a trained run as a SavedModel for TensorFlow Serving.
+
+``saved_models/NAME/VERSION/`` holds two signatures that take raw note text (a batch of
+``tf.string``) and need TensorFlow only — not this package — to run:
+
+- ``serving_default`` -> ``probabilities`` float32 (B, L) for every code in label order,
+  ``top_codes`` string (B, K), ``top_descriptions`` string (B, K), ``top_scores`` float32 (B, K);
+- ``explain`` -> the same top-k outputs, ``tokens`` string (B, T) (the note's tokens, "" as
+  padding) and ``attention`` float32 (B, K, T): for each top code, the weight of each token in
+  the code's document vector, ``(w_s A_s + w_l A_l) / (w_s + w_l)`` with the fusion weights
+  ``w`` (for joint fusion exactly the attention that built ``V``). Rows sum to 1 over tokens.
+
+``assets/vocab.txt`` and ``assets/labels.tsv`` (code, description, train count) travel as
+assets and feed the in-graph lookup tables; ``assets.extra/tf_serving_warmup_requests`` holds
+warm-up requests for both signatures.
+
+The in-graph tokenizer mirrors ``jlan_tf.tokenization.tokenize``: Unicode lower-casing,
+runs of ``[\\p{L}\\p{N}]``, runs without a letter dropped, the first ``max_tokens`` kept.
+Known divergence: ``str.lower`` is context-sensitive for two characters (final sigma "Σ" and
+dotted "İ") where TensorFlow lower-cases one character at a time; tests check parity on the
+synthetic and CodiEsp notes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import tempfile
+from pathlib import Path
+
+import keras
+import tensorflow as tf
+
+import jlan_tf.model  # noqa: F401  (registers the custom classes for load_model)
+from jlan_tf.tokenization import PAD_ID, UNK_ID
+
+log = logging.getLogger(__name__)
+
+
+def tokenize_in_graph(text: tf.Tensor, max_tokens: int) -> tf.RaggedTensor:
+    """(B,) tf.string -> (B, None) ragged tf.string tokens, the twin of ``tokenize``."""
+    lowered = tf.strings.lower(text, encoding="utf-8")
+    spaced = tf.strings.regex_replace(lowered, r"[^\p{L}\p{N}]+", " ")
+    tokens = tf.strings.split(spaced)
+    tokens = tf.ragged.boolean_mask(tokens, tf.strings.regex_full_match(tokens, r".*\p{L}.*"))
+    return tokens[:, :max_tokens]
+
+
+def _line_table(path: str, key_index, value_index, key_dtype, value_dtype, default, delimiter="\t"):
+    initializer = tf.lookup.TextFileInitializer(path, key_dtype, key_index, value_dtype, value_index,
+                                                delimiter=delimiter)
+    return tf.lookup.StaticHashTable(initializer, default_value=default)
+
+
+class JLANServing(tf.Module):
+    """The exported computation: text -> tokens -> ids -> JLAN -> top-k codes (and evidence)."""
+
+    def __init__(self, model: keras.Model, vocab_path: str, labels_path: str, max_tokens: int, top_k: int):
+        super().__init__()
+        self.model, self.max_tokens = model, max_tokens
+        self.top_k = min(top_k, model.get_layer("output").num_labels)
+        line = tf.lookup.TextFileIndex.LINE_NUMBER
+        self.vocab = _line_table(vocab_path, tf.lookup.TextFileIndex.WHOLE_LINE, line, tf.string, tf.int64,
+                                 UNK_ID, delimiter=" ")
+        self.codes = _line_table(labels_path, line, 0, tf.int64, tf.string, "")
+        self.descriptions = _line_table(labels_path, line, 1, tf.int64, tf.string, "")
+
+    def _run(self, text):
+        tokens = tokenize_in_graph(text, self.max_tokens)
+        ids = tf.cast(self.vocab.lookup(tokens), tf.int32)
+        longest = tf.maximum(tf.reduce_max(tokens.row_lengths()), 1)  # an empty batch still has one step
+        dense_ids = ids.to_tensor(default_value=PAD_ID, shape=tf.stack([tf.shape(text, tf.int64)[0], longest]))
+        outputs = self.model({"tokens": dense_ids}, training=False)
+        probabilities = tf.sigmoid(tf.cast(outputs["logits"], tf.float32))
+        top_scores, top_index = tf.math.top_k(probabilities, k=self.top_k)
+        result = {
+            "probabilities": probabilities,
+            "top_codes": self.codes.lookup(tf.cast(top_index, tf.int64)),
+            "top_descriptions": self.descriptions.lookup(tf.cast(top_index, tf.int64)),
+            "top_scores": top_scores,
+        }
+        return result, tokens, top_index, outputs, longest
+
+    def serve(self, text):
+        return self._run(text)[0]
+
+    def explain(self, text):
+        result, tokens, top_index, outputs, longest = self._run(text)
+        weights = tf.cast(outputs["fusion_weights"], tf.float32)                   # (B, L, 2)
+        mixed = (weights[..., :1] * outputs["self_attention"] + weights[..., 1:] * outputs["label_attention"])
+        mixed = mixed / tf.reduce_sum(weights, axis=-1, keepdims=True)             # (B, L, T)
+        result.pop("probabilities")
+        result["attention"] = tf.gather(mixed, top_index, batch_dims=1)            # (B, K, T)
+        result["tokens"] = tokens.to_tensor(default_value="", shape=tf.stack([tf.shape(text, tf.int64)[0], longest]))
+        return result
+
+
+def next_version(folder: Path) -> int:
+    versions = [int(p.name) for p in folder.iterdir() if p.name.isdigit()] if folder.exists() else []
+    return max(versions, default=0) + 1
+
+
+WARMUP_NOTES = ["Patient admitted with congestive heart failure and atrial fibrillation.", ""]
+
+
+def write_warmup(export_dir: Path) -> Path:
+    """``assets.extra/tf_serving_warmup_requests``: one PredictionLog per signature."""
+    from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
+
+    path = export_dir / "assets.extra" / "tf_serving_warmup_requests"
+    path.parent.mkdir(exist_ok=True)
+    with tf.io.TFRecordWriter(str(path)) as writer:
+        for signature in ("serving_default", "explain"):
+            request = predict_pb2.PredictRequest(model_spec=model_pb2.ModelSpec(signature_name=signature))
+            request.inputs["text"].CopyFrom(tf.make_tensor_proto(WARMUP_NOTES, dtype=tf.string))
+            log_entry = prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(request=request))
+            writer.write(log_entry.SerializeToString())
+    return path
+
+
+def export_run(run_dir: str | Path, out: str | Path | None = None, version: int | None = None,
+               top_k: int = 10) -> Path:
+    """Writes ``out/version/`` (default ``saved_models/<run name>/<next free version>/``)."""
+    run_dir = Path(run_dir)
+    for name in ("model.keras", "vocab.txt", "labels.tsv", "tokenizer.json"):
+        if not (run_dir / name).exists():
+            raise FileNotFoundError(f"{run_dir / name}: missing; is {run_dir} a finished training run?")
+    out = Path(out) if out else Path("saved_models") / run_dir.name
+    version = version if version is not None else next_version(out)
+    target = out / str(version)
+    if target.exists():
+        raise FileExistsError(f"{target}: that version exists")
+    out.mkdir(parents=True, exist_ok=True)
+    model = keras.models.load_model(run_dir / "model.keras")
+    max_tokens = json.loads((run_dir / "tokenizer.json").read_text())["max_tokens"]
+    tmp = Path(tempfile.mkdtemp(prefix=f".{version}.", dir=out))
+    try:
+        staged = tmp / "assets_in"
+        staged.mkdir()
+        for name in ("vocab.txt", "labels.tsv"):
+            shutil.copy(run_dir / name, staged / name)
+        serving = JLANServing(model, str(staged / "vocab.txt"), str(staged / "labels.tsv"), max_tokens, top_k)
+        archive = keras.export.ExportArchive()
+        archive.track(model)
+        for table in (serving.vocab, serving.codes, serving.descriptions):
+            archive.track(table)
+        spec = [tf.TensorSpec([None], tf.string, name="text")]
+        archive.add_endpoint("serving_default", serving.serve, input_signature=spec)
+        archive.add_endpoint("explain", serving.explain, input_signature=spec)
+        archive.write_out(str(tmp / "model"), verbose=False)
+        write_warmup(tmp / "model")
+        (tmp / "model").rename(target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    log.info("exported %s", target)
+    return target

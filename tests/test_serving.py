@@ -1,0 +1,193 @@
+"""The exported SavedModel: TF-only loading, signatures, tokenizer parity, warm-up, bad input,
+jlan-predict and the HTML evidence page."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from jlan_tf.config import Config
+from jlan_tf.data import load_prepared, synthetic
+from jlan_tf.data.mimic3 import MIMIC3_TOP50
+from jlan_tf.serving import export_run, tokenize_in_graph
+from jlan_tf.tokenization import Vocabulary, tokenize
+from jlan_tf.training import train
+
+TINY = ["model.lstm_units=8", "model.attention_dim=8", "model.conv_filters=8", "model.output_hidden_dim=8",
+        "train.epochs=1"]
+NOTES = ["Patient admitted with congestive heart failure; diuresed with IV Lasix. No evidence of pneumonia.",
+         "Hx of HTN, DM2. Creatinine 2.1 — acute kidney injury. Niño con fiebre, ÁCIDO úrico 7.2 mg/dL."]
+
+
+@pytest.fixture(scope="module")
+def exported(small_synthetic, tmp_path_factory):
+    root = tmp_path_factory.mktemp("serving")
+    train(load_prepared(small_synthetic), Config().apply_overrides(TINY), root / "run", "synthetic", verbose=0)
+    return root / "run", export_run(root / "run", out=root / "saved_models" / "tiny", top_k=5)
+
+
+def keras_probabilities(run: Path, notes: list[str]) -> np.ndarray:
+    import keras
+
+    model = keras.models.load_model(run / "model.keras")
+    vocab = Vocabulary.load(run / "vocab.txt")
+    ids = [vocab.encode(tokenize(n)) for n in notes]
+    batch = np.zeros((len(ids), max(len(i) for i in ids)), np.int32)
+    for row, i in enumerate(ids):
+        batch[row, :len(i)] = i
+    return model.predict({"tokens": batch}, verbose=0)
+
+
+TF_ONLY = textwrap.dedent("""
+    import json, sys
+    sys.modules["jlan_tf"] = None          # importing jlan_tf now fails: TensorFlow alone must do
+    import tensorflow as tf
+    model = tf.saved_model.load(sys.argv[1])
+    notes = json.loads(sys.argv[2])
+    out = model.signatures["serving_default"](text=tf.constant(notes))
+    print(json.dumps({"probabilities": out["probabilities"].numpy().tolist(),
+                      "top_codes": [[c.decode() for c in row] for row in out["top_codes"].numpy()]}))
+""")
+
+
+def test_tensorflow_alone_serves_the_same_probabilities(exported):
+    run, path = exported
+    result = subprocess.run([sys.executable, "-c", TF_ONLY, str(path), json.dumps(NOTES)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    served = json.loads(result.stdout.strip().splitlines()[-1])
+    # Same weights, same ids; only the batch padding differs: float32 agreement to 1e-5.
+    np.testing.assert_allclose(served["probabilities"], keras_probabilities(run, NOTES), atol=1e-5)
+    codes = (run / "labels.tsv").read_text().splitlines()
+    top = np.argsort(-np.array(served["probabilities"][0]))[0]
+    assert served["top_codes"][0][0] == codes[top].split("\t")[0]
+
+
+def test_saved_model_cli_lists_both_signatures(exported):
+    _, path = exported
+    result = subprocess.run([sys.executable, "-m", "tensorflow.python.tools.saved_model_cli", "show", "--dir",
+                             str(path), "--all"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "signature_def['serving_default']" in result.stdout and "signature_def['explain']" in result.stdout
+    assert (path / "assets" / "labels.tsv").exists() and (path / "assets" / "vocab.txt").exists()
+
+
+def test_explain_outputs(exported):
+    _, path = exported
+    out = tf.saved_model.load(str(path)).signatures["explain"](text=tf.constant(NOTES))
+    tokens = [t.decode() for t in out["tokens"].numpy()[0] if t]
+    assert tokens == tokenize(NOTES[0])
+    attention = out["attention"].numpy()
+    assert attention.shape == (2, 5, out["tokens"].shape[1])
+    np.testing.assert_allclose(attention.sum(-1), 1.0, rtol=1e-5)
+    n_short = len(tokenize(NOTES[0]))
+    assert not attention[0, :, n_short:].any()  # no weight on the padding of the shorter note
+
+
+def _parity(texts):
+    graph = tokenize_in_graph(tf.constant(texts), 2500).to_list()
+    for text, tokens in zip(texts, graph):
+        assert [t.decode() for t in tokens] == tokenize(text)
+
+
+def test_tokenizer_parity_on_synthetic_notes():
+    docs = list(synthetic.generate(MIMIC3_TOP50, 200, seed=5)["train"])
+    _parity([d.text for d in docs] + NOTES + ["", "   ", "_a_b 12 3x x3 ÉCHO café naïve ßtraße ﬁne Ǆ ½ ²x"])
+
+
+@pytest.mark.parametrize("folder", ["text_files_en", "text_files"])
+def test_tokenizer_parity_on_codiesp_notes(codiesp_root, folder):
+    texts = [p.read_text(encoding="utf-8") for p in sorted((codiesp_root / "dev" / folder).glob("*.txt"))]
+    assert len(texts) == 250
+    _parity(texts)
+
+
+def test_warmup_requests_parse_and_run(exported):
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    _, path = exported
+    model = tf.saved_model.load(str(path))
+    records = list(tf.data.TFRecordDataset(str(path / "assets.extra" / "tf_serving_warmup_requests")))
+    assert len(records) == 2
+    for record in records:
+        log = prediction_log_pb2.PredictionLog.FromString(record.numpy())
+        request = log.predict_log.request
+        text = tf.make_ndarray(request.inputs["text"])
+        out = model.signatures[request.model_spec.signature_name](text=tf.constant(text))
+        assert out["top_codes"].shape[0] == len(text)
+
+
+def test_bad_input_is_answered(exported):
+    _, path = exported
+    serve = tf.saved_model.load(str(path)).signatures["serving_default"]
+    explain = tf.saved_model.load(str(path)).signatures["explain"]
+    long_note = "heart failure " * 50_000  # 100,000 words
+    out = serve(text=tf.constant(["", "   \n\t", long_note, "ÁCIDO úrico 日本語 🙂"]))
+    probabilities = out["probabilities"].numpy()
+    assert probabilities.shape == (4, 50) and np.isfinite(probabilities).all()
+    assert ((probabilities >= 0) & (probabilities <= 1)).all()
+    assert explain(text=tf.constant([long_note]))["tokens"].shape[1] == 2500  # truncated, answered
+    many = serve(text=tf.constant([f"note {i} with chf and afib" for i in range(1000)]))
+    assert many["top_codes"].shape == (1000, 5)
+
+
+def test_export_versions_and_missing_run(exported, tmp_path):
+    run, path = exported
+    second = export_run(run, out=path.parent, top_k=3)
+    assert second.name == "2" and path.name == "1"
+    with pytest.raises(FileExistsError):
+        export_run(run, out=path.parent, version=1)
+    with pytest.raises(FileNotFoundError, match="model.keras: missing"):
+        export_run(tmp_path)
+
+
+def test_predict_command_formats(exported, tmp_path, capsys):
+    from jlan_tf.cli import predict
+
+    _, path = exported
+    files = []
+    for i, note in enumerate(NOTES):
+        files.append(tmp_path / f"note{i}.txt")
+        files[-1].write_text(note, encoding="utf-8")
+    assert predict.main(["--model", str(path.parent), *map(str, files), "--top-k", "3"]) == 0
+    text = capsys.readouterr().out
+    assert text.count("== ") == 2 and "evidence:" in text
+    assert predict.main(["--model", str(path), str(files[0]), "--format", "json"]) == 0
+    record = json.loads(capsys.readouterr().out)[0]
+    assert len(record["codes"]) == 5 and {"code", "description", "probability", "evidence"} <= set(record["codes"][0])
+    assert all(e["token"] in tokenize(NOTES[0]) for e in record["codes"][0]["evidence"])
+    assert predict.main(["--model", str(tmp_path), str(files[0])]) == 2
+    assert "no SavedModel" in capsys.readouterr().err
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(not CHROMIUM, reason="Debian's chromium is not installed (apt-get install chromium)")
+def test_html_page_renders_the_evidence_in_chromium(exported, tmp_path):
+    from jlan_tf.cli import predict
+
+    _, path = exported
+    note = tmp_path / "note.txt"
+    note.write_text(NOTES[0], encoding="utf-8")
+    page = tmp_path / "evidence.html"
+    assert predict.main(["--model", str(path), str(note), "--format", "html", "--out", str(page)]) == 0
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={tmp_path / 'profile'}"]
+    dom = subprocess.run([CHROMIUM, *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    assert dom.stdout.count('<mark class="evidence"') >= 5 and "<details open" in dom.stdout
+    artifacts = Path(os.environ.get("JLAN_ARTIFACTS", tmp_path))
+    artifacts.mkdir(parents=True, exist_ok=True)
+    shot = artifacts / "evidence_page.png"
+    subprocess.run([CHROMIUM, *flags, f"--screenshot={shot}", "--window-size=1000,700", page.as_uri()],
+                   capture_output=True, timeout=120)
+    assert shot.exists() and shot.stat().st_size > 5000  # a real picture, kept as an artifact
