@@ -3,11 +3,17 @@ peak memory.
 
     python experiments/benchmark.py --what train --tokens 512 --labels 50 --batch 16
     python experiments/benchmark.py --what infer --tokens 2500 --labels 50 --batch 16 --json
+    python experiments/benchmark.py --what serve --tokens 2500 --labels 50 --batch 16
 
 The model is the paper's (k=256, d=200, one residual block, joint fusion) with a 50,000-word
 vocabulary of 100-d vectors; precision follows `--precision` (auto: mixed_float16 on a GPU,
 float32 on CPU). With --json, prints one JSON line: `train_docs_per_s` or
 `infer_docs_per_s`, `peak_rss_mb`, and the shapes and device it ran on.
+
+`--what serve` exports the model as the TF Serving SavedModel (jlan_tf.serving.export_run),
+loads it with TensorFlow and reports the `serving_default` latency for one note of
+`--tokens` words (p50/p95 over `--requests` calls) and the batched throughput (notes/s in
+batches of `--batch`), raw text in, codes out: tokenization included.
 """
 
 from __future__ import annotations
@@ -43,9 +49,54 @@ def measure(step, batch: int, warmup: int, steps: int, repeats: int) -> float:
     return statistics.median(rates)
 
 
+def serve(model, args, precision: str) -> int:
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from jlan_tf.serving import export_run
+
+    folder = Path(tempfile.mkdtemp(prefix="jlan_serve_"))
+    try:
+        run = folder / "run"
+        run.mkdir()
+        model.save(run / "model.keras")
+        words = [f"w{i}" for i in range(args.vocab - 2)]
+        (run / "vocab.txt").write_text("\n".join(["<pad>", "<unk>", *words]) + "\n")
+        (run / "labels.tsv").write_text("".join(f"C{j}\tcode {j}\t1\n" for j in range(args.labels)))
+        (run / "tokenizer.json").write_text(json.dumps({"max_tokens": 2500, "min_doc_freq": 2}))
+        signature = tf.saved_model.load(str(export_run(run, folder / "saved"))).signatures["serving_default"]
+        rng = np.random.default_rng(1)
+        note = lambda: " ".join(rng.choice(words, args.tokens))
+        single = tf.constant([note()])
+        for _ in range(3):
+            signature(text=single)
+        latencies = []
+        for _ in range(args.requests):
+            start = time.perf_counter()
+            signature(text=single)["top_codes"].numpy()
+            latencies.append(1000 * (time.perf_counter() - start))
+        batch = tf.constant([note() for _ in range(args.batch)])
+        signature(text=batch)
+        rate = measure(lambda: signature(text=batch)["top_scores"], args.batch, warmup=1, steps=args.steps,
+                       repeats=args.repeats)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    p50, p95 = np.percentile(latencies, [50, 95])
+    result = {"serve_p50_ms": round(float(p50), 1), "serve_p95_ms": round(float(p95), 1),
+              "serve_batch_docs_per_s": round(rate, 2), "tokens": args.tokens, "labels": args.labels,
+              "batch": args.batch, "precision": precision,
+              "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+    print(json.dumps(result) if args.json else
+          f"serve: one note of {args.tokens} words p50 {p50:.1f} ms, p95 {p95:.1f} ms; "
+          f"batches of {args.batch}: {rate:.1f} notes/s ({precision})")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--what", choices=["train", "infer"], default="train")
+    parser.add_argument("--what", choices=["train", "infer", "serve"], default="train")
+    parser.add_argument("--requests", type=int, default=30, help="serve: single-note calls timed")
     parser.add_argument("--tokens", type=int, default=512)
     parser.add_argument("--labels", type=int, default=50)
     parser.add_argument("--batch", type=int, default=16)
@@ -68,6 +119,8 @@ def main(argv=None) -> int:
     x = {"tokens": tf.constant(rng.integers(2, args.vocab, (args.batch, args.tokens)), tf.int32)}
     y = {"labels": tf.constant((rng.random((args.batch, args.labels)) < 0.1).astype(np.float32))}
 
+    if args.what == "serve":
+        return serve(model, args, precision)
     if args.what == "train":
         step = lambda: model.train_on_batch(x, y, return_dict=True)
     else:

@@ -36,6 +36,7 @@ class ModelConfig:
     label_queries: str = "description"  # or "trainable"
     fusion: str = "joint"           # joint | sum | self_only | label_only | concat
     output_hidden_dim: int = 256    # shared dense before the label-wise layer; 0 = none
+    prior_bias: bool = True         # output biases start at the log-odds of each code's frequency
     precision: str = "auto"         # auto (mixed_float16 on GPU, float32 on CPU) | float32 | mixed_float16
 
 

@@ -110,7 +110,8 @@ def description_embeddings(descriptions: list[np.ndarray], embeddings: np.ndarra
 
 def build_jlan(config: ModelConfig, embeddings: np.ndarray, num_labels: int,
                descriptions: list[np.ndarray] | None = None, d_max: float = 0.15,
-               warmup_steps: int = 1000, stop_step: int | None = None) -> JLANModel:
+               warmup_steps: int = 1000, stop_step: int | None = None,
+               label_priors: np.ndarray | None = None) -> JLANModel:
     """JLAN with the functional API.
 
     Args:
@@ -119,6 +120,9 @@ def build_jlan(config: ModelConfig, embeddings: np.ndarray, num_labels: int,
         num_labels: number of codes.
         descriptions: per label, the token ids of its description (needed when
             ``config.label_queries == "description"``).
+        label_priors: per label, its frequency in the training split; with
+            ``config.prior_bias`` the output biases start at their log-odds, so training does
+            not spend its first hundreds of steps learning how common each code is.
     """
     vocab_size, dim = embeddings.shape
     tokens = keras.Input(shape=(None,), dtype="int32", name="tokens")
@@ -140,6 +144,9 @@ def build_jlan(config: ModelConfig, embeddings: np.ndarray, num_labels: int,
                       d_max=d_max, warmup_steps=warmup_steps, stop_step=stop_step)
     # Assigned, not a Constant initializer: that would copy the matrix into the JSON config.
     embedding.embeddings.assign(embeddings)
+    if config.prior_bias and label_priors is not None:
+        p = np.clip(np.asarray(label_priors, np.float64), 1e-4, 1 - 1e-4)
+        model.get_layer("output").label_bias.assign(np.log(p / (1 - p)).astype(np.float32))
     if config.label_queries == "description":
         if descriptions is None:
             raise ValueError("label_queries='description' needs the tokenized code descriptions")

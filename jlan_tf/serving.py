@@ -56,9 +56,11 @@ def _line_table(path: str, key_index, value_index, key_dtype, value_dtype, defau
 class JLANServing(tf.Module):
     """The exported computation: text -> tokens -> ids -> JLAN -> top-k codes (and evidence)."""
 
-    def __init__(self, model: keras.Model, vocab_path: str, labels_path: str, max_tokens: int, top_k: int):
+    def __init__(self, model: keras.Model, vocab_path: str, labels_path: str, max_tokens: int, top_k: int,
+                 single_note_model: keras.Model | None = None):
         super().__init__()
         self.model, self.max_tokens = model, max_tokens
+        self.single_note_model = single_note_model or model
         self.top_k = min(top_k, model.get_layer("output").num_labels)
         line = tf.lookup.TextFileIndex.LINE_NUMBER
         self.vocab = _line_table(vocab_path, tf.lookup.TextFileIndex.WHOLE_LINE, line, tf.string, tf.int64,
@@ -71,7 +73,10 @@ class JLANServing(tf.Module):
         ids = tf.cast(self.vocab.lookup(tokens), tf.int32)
         longest = tf.maximum(tf.reduce_max(tokens.row_lengths()), 1)  # an empty batch still has one step
         dense_ids = ids.to_tensor(default_value=PAD_ID, shape=tf.stack([tf.shape(text, tf.int64)[0], longest]))
-        outputs = self.model({"tokens": dense_ids}, training=False)
+        # One note: the fused-kernel twin (about 2x faster); batches: Keras' loop (faster there).
+        outputs = tf.cond(tf.shape(dense_ids)[0] == 1,
+                          lambda: self.single_note_model({"tokens": dense_ids}, training=False),
+                          lambda: self.model({"tokens": dense_ids}, training=False))
         probabilities = tf.sigmoid(tf.cast(outputs["logits"], tf.float32))
         top_scores, top_index = tf.math.top_k(probabilities, k=self.top_k)
         result = {
@@ -94,6 +99,50 @@ class JLANServing(tf.Module):
         result["attention"] = tf.gather(mixed, top_index, batch_dims=1)            # (B, K, T)
         result["tokens"] = tokens.to_tensor(default_value="", shape=tf.stack([tf.shape(text, tf.int64)[0], longest]))
         return result
+
+
+class FusedBidirectionalLSTM(keras.layers.Layer):
+    """Inference twin of ``Bidirectional(LSTM)`` on TensorFlow's fused whole-sequence kernel
+    (``BlockLSTMV2``, gates in Keras' i, f, c, o order): on CPU it runs one 2,500-token note
+    about twice as fast as Keras' step loop; from two notes on Keras' loop is faster, and its
+    gradient is slower for training, so it serves single-note requests only. The backward direction reverses each note's real tokens
+    only (``reverse_sequence``), so right padding never enters a state; outputs at padded
+    positions are not zeroed, and the masked attention gives them no weight."""
+
+    def __init__(self, source: keras.layers.Bidirectional, **kwargs):
+        super().__init__(name=source.name, **kwargs)
+        self.source = source
+        self.supports_masking = True
+
+    def _direction(self, lstm, x):
+        kernel, recurrent, bias = (tf.cast(v, tf.float32) for v in (lstm.cell.kernel, lstm.cell.recurrent_kernel,
+                                                                   lstm.cell.bias))
+        batch = tf.shape(x)[1]
+        zeros = tf.zeros(tf.stack([batch, lstm.units]))
+        no_peephole = tf.zeros([lstm.units])
+        return tf.raw_ops.BlockLSTMV2(
+            seq_len_max=tf.cast(tf.shape(x)[0], tf.int64), x=x, cs_prev=zeros, h_prev=zeros,
+            w=tf.concat([kernel, recurrent], 0), wci=no_peephole, wcf=no_peephole, wco=no_peephole, b=bias,
+            cell_clip=0.0, use_peephole=False)[6]
+
+    def call(self, inputs, mask=None):
+        x = tf.transpose(tf.cast(inputs, tf.float32), [1, 0, 2])                 # (T, B, e)
+        lengths = tf.reduce_sum(tf.cast(mask, tf.int64), axis=1) if mask is not None else \
+            tf.fill(tf.shape(x)[1:2], tf.cast(tf.shape(x)[0], tf.int64))
+        reverse = lambda t: tf.reverse_sequence(t, lengths, seq_axis=0, batch_axis=1)
+        forward = self._direction(self.source.forward_layer, x)
+        backward = reverse(self._direction(self.source.backward_layer, reverse(x)))
+        out = tf.transpose(tf.concat([forward, backward], -1), [1, 0, 2])        # (B, T, 2k)
+        return tf.cast(out, self.compute_dtype)
+
+    def compute_output_shape(self, input_shape):
+        return self.source.compute_output_shape(input_shape)
+
+
+def with_fused_lstm(model: keras.Model) -> keras.Model:
+    """The same model (same weights) with its BiLSTM on the fused kernel, for inference."""
+    replace = lambda layer: FusedBidirectionalLSTM(layer) if isinstance(layer, keras.layers.Bidirectional) else layer
+    return keras.models.clone_model(model, clone_function=replace)
 
 
 def next_version(folder: Path) -> int:
@@ -120,8 +169,10 @@ def write_warmup(export_dir: Path) -> Path:
 
 
 def export_run(run_dir: str | Path, out: str | Path | None = None, version: int | None = None,
-               top_k: int = 10) -> Path:
-    """Writes ``out/version/`` (default ``saved_models/<run name>/<next free version>/``)."""
+               top_k: int = 10, fused_lstm: bool = True) -> Path:
+    """Writes ``out/version/`` (default ``saved_models/<run name>/<next free version>/``);
+    ``fused_lstm`` adds, for requests of one note, the BiLSTM on the fused kernel (same
+    weights, same results to 1e-7, about twice as fast there)."""
     run_dir = Path(run_dir)
     for name in ("model.keras", "vocab.txt", "labels.tsv", "tokenizer.json"):
         if not (run_dir / name).exists():
@@ -140,7 +191,9 @@ def export_run(run_dir: str | Path, out: str | Path | None = None, version: int 
         staged.mkdir()
         for name in ("vocab.txt", "labels.tsv"):
             shutil.copy(run_dir / name, staged / name)
-        serving = JLANServing(model, str(staged / "vocab.txt"), str(staged / "labels.tsv"), max_tokens, top_k)
+        single_note_model = with_fused_lstm(model) if fused_lstm else model
+        serving = JLANServing(model, str(staged / "vocab.txt"), str(staged / "labels.tsv"), max_tokens, top_k,
+                              single_note_model)
         archive = keras.export.ExportArchive()
         archive.track(model)
         for table in (serving.vocab, serving.codes, serving.descriptions):

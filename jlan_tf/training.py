@@ -100,6 +100,7 @@ def new_model(data: PreparedDataset, config: Config):
         config.model, data.embeddings, data.num_labels, descriptions, d_max=config.train.d_max,
         warmup_steps=max(1, round(config.train.warmup_epochs * steps)),
         stop_step=round(config.train.stop_epoch * steps) if config.train.stop_epoch > 0 else None,
+        label_priors=data.train_counts / max(1, len(data.splits["train"])),
     )
     model.compile(optimizer=keras.optimizers.Adam(config.train.learning_rate), jit_compile=config.train.jit_compile)
     return model

@@ -148,3 +148,14 @@ def test_config_does_not_carry_the_embedding_matrix():
     np.testing.assert_allclose(model.get_layer("embedding").embeddings.numpy()[3],
                                np.random.default_rng(0).normal(0, 0.3, (VOCAB, DIM)).astype(np.float32)[3])
     assert len(json.dumps(model.get_config())) < 20_000
+
+
+def test_prior_bias_starts_at_label_log_odds():
+    priors = np.array([0.5, 0.1, 0.01, 0.0, 0.9])
+    bias = tiny_model(label_priors=priors).get_layer("output").label_bias.numpy()
+    np.testing.assert_allclose(bias[:3], np.log([1.0, 0.1 / 0.9, 0.01 / 0.99]), rtol=1e-5)
+    assert bias[3] == pytest.approx(np.log(1e-4 / (1 - 1e-4)), rel=1e-4) and bias[4] > 0
+    import dataclasses
+
+    off = tiny_model(config=dataclasses.replace(TINY, prior_bias=False), label_priors=priors)
+    assert not off.get_layer("output").label_bias.numpy().any()

@@ -52,7 +52,9 @@ TF_ONLY = textwrap.dedent("""
     model = tf.saved_model.load(sys.argv[1])
     notes = json.loads(sys.argv[2])
     out = model.signatures["serving_default"](text=tf.constant(notes))
-    print(json.dumps({"probabilities": out["probabilities"].numpy().tolist(),
+    single = [model.signatures["serving_default"](text=tf.constant([n]))["probabilities"].numpy()[0].tolist()
+              for n in notes]  # one note per request: the fused-kernel branch
+    print(json.dumps({"probabilities": out["probabilities"].numpy().tolist(), "single": single,
                       "top_codes": [[c.decode() for c in row] for row in out["top_codes"].numpy()]}))
 """)
 
@@ -64,7 +66,9 @@ def test_tensorflow_alone_serves_the_same_probabilities(exported):
     assert result.returncode == 0, result.stderr[-2000:]
     served = json.loads(result.stdout.strip().splitlines()[-1])
     # Same weights, same ids; only the batch padding differs: float32 agreement to 1e-5.
-    np.testing.assert_allclose(served["probabilities"], keras_probabilities(run, NOTES), atol=1e-5)
+    expected = keras_probabilities(run, NOTES)
+    np.testing.assert_allclose(served["probabilities"], expected, atol=1e-5)
+    np.testing.assert_allclose(served["single"], expected, atol=1e-5)
     codes = (run / "labels.tsv").read_text().splitlines()
     top = np.argsort(-np.array(served["probabilities"][0]))[0]
     assert served["top_codes"][0][0] == codes[top].split("\t")[0]
