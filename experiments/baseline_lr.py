@@ -65,7 +65,7 @@ def main(argv=None) -> int:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     config = Config().apply_overrides(args.set)
-    dataset = resolve(args.dataset, config.data, config.train.seed, args.data_dir, args.top_codes)
+    dataset = resolve(args.dataset, config.data, args.data_dir, args.top_codes)
     if dataset.note:
         print(dataset.note)
     result = fit_and_score(load_prepared(dataset.path), args.c, config.train.seed)

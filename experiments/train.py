@@ -63,7 +63,7 @@ def main(argv=None) -> int:
             if is_synthetic(args.dataset, args.data_dir) and not args.config:
                 user_keys = {item.partition("=")[0].strip() for item in args.set}
                 config.apply_overrides([f"{k}={v}" for k, v in SYNTHETIC_DEMO.items() if k not in user_keys])
-            dataset = resolve(args.dataset, config.data, config.train.seed, args.data_dir, args.top_codes)
+            dataset = resolve(args.dataset, config.data, args.data_dir, args.top_codes)
             if dataset.note:
                 print(dataset.note)
             run_dir = Path(args.runs_dir) / (args.name or f"{Path(args.dataset).name}-{time.strftime('%Y%m%d-%H%M%S')}")

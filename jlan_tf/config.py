@@ -23,6 +23,7 @@ class DataConfig:
     synthetic_noise: float = 0.1
     synthetic_mean_tokens: int = 300
     synthetic_full_codes: int = 500  # label count of the synthetic stand-in for MIMIC-III-full
+    synthetic_seed: int = 0          # the corpus's seed (train.seed seeds the model, not the data)
 
 
 @dataclasses.dataclass

@@ -34,7 +34,8 @@ def data_root() -> Path:
     return Path(os.environ.get("JLAN_DATA", "data"))
 
 
-def _synthetic(codes: str, data: DataConfig, seed: int) -> Path:
+def _synthetic(codes: str, data: DataConfig) -> Path:
+    seed = data.synthetic_seed
     name = f"synthetic_{codes}_n{data.synthetic_docs}_noise{data.synthetic_noise}_t{data.synthetic_mean_tokens}_s{seed}"
     path = data_root() / name
     if not (path / "meta.json").exists():
@@ -51,8 +52,7 @@ def is_synthetic(name: str, data_dir: str | None = None) -> bool:
     return name == "synthetic"
 
 
-def resolve(name: str, data: DataConfig, seed: int = 0, data_dir: str | None = None,
-            top_codes: int | None = None) -> ResolvedDataset:
+def resolve(name: str, data: DataConfig, data_dir: str | None = None, top_codes: int | None = None) -> ResolvedDataset:
     if name in ("top50", "full"):
         setting = "50" if name == "top50" else "full"
         mimic = Path(data_dir) if data_dir else data_root() / f"mimic3_{setting}"
@@ -62,9 +62,9 @@ def resolve(name: str, data: DataConfig, seed: int = 0, data_dir: str | None = N
         what = "the MIMIC-III-50 codes" if name == "top50" else f"{codes} sampled ICD-9 codes (not MIMIC's 8,921)"
         note = (f"MIMIC-III not found at {mimic} (see README: jlan-prepare mimic3); running on the built-in "
                 f"SYNTHETIC corpus with {what} instead.")
-        return ResolvedDataset(_synthetic(codes, data, seed), "synthetic", note)
+        return ResolvedDataset(_synthetic(codes, data), "synthetic", note)
     if name == "synthetic":
-        return ResolvedDataset(_synthetic("top50", data, seed), "synthetic")
+        return ResolvedDataset(_synthetic("top50", data), "synthetic")
     if name == "codiesp":
         if not data_dir:
             raise DataError("--dataset codiesp needs --data-dir: the CodiEsp release folder (train/ dev/ [test/])")

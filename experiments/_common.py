@@ -1,0 +1,134 @@
+"""Shared by the experiment scripts: run the training driver (experiments/train.py) once per
+variant and seed, then turn the runs' metrics.json files into tables and figures.
+
+Finished runs are reused (a script stopped half-way continues where it was); a run folder
+without metrics.json is resumed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import statistics
+from pathlib import Path
+
+import train as train_script
+
+# Small defaults: each run takes one to three minutes on 2 CPU cores. Override with --set.
+SMALL = ["data.synthetic_docs=2000", "data.synthetic_mean_tokens=200", "train.epochs=4"]
+TABLE_METRICS = ("micro_f1", "macro_f1", "macro_f1_per_label", "micro_auc", "macro_auc", "p_at_5", "map")
+
+
+def parser(description: str, out: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--dataset", default="synthetic", help="as for train.py (default: synthetic)")
+    p.add_argument("--data-dir")
+    p.add_argument("--top-codes", type=int)
+    p.add_argument("--seeds", type=int, default=2, help="model seeds per variant")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="applied to every run, after the small defaults")
+    p.add_argument("--full", action="store_true", help="no small defaults: the paper's settings")
+    p.add_argument("--out", default=out, help="folder for the table, figures and runs")
+    return p
+
+
+def run(args, variant: str, overrides: list[str], seed: int) -> dict:
+    """metrics.json of one run of the training driver."""
+    runs = Path(args.out) / "runs"
+    run_dir = runs / f"{variant}-seed{seed}"
+    if (run_dir / "metrics.json").exists():
+        return json.loads((run_dir / "metrics.json").read_text())
+    if run_dir.exists():
+        argv = ["--resume", str(run_dir), "--no-export"]
+    else:
+        sets = ([] if args.full else SMALL) + args.set + overrides + [f"train.seed={seed}"]
+        argv = ["--dataset", args.dataset, "--runs-dir", str(runs), "--name", run_dir.name, "--no-export"]
+        argv += [a for s in sets for a in ("--set", s)]
+        argv += ["--data-dir", args.data_dir] if args.data_dir else []
+        argv += ["--top-codes", str(args.top_codes)] if args.top_codes else []
+    if train_script.main(argv) != 0:
+        raise SystemExit(f"run {run_dir} failed")
+    return json.loads((run_dir / "metrics.json").read_text())
+
+
+def run_all(args, variants: dict[str, list[str]]) -> dict[str, list[dict]]:
+    return {name: [run(args, name, overrides, seed) for seed in range(args.seeds)] for name, overrides in variants.items()}
+
+
+def mean_std(values: list[float]) -> tuple[float, float]:
+    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
+
+
+def write_table(results: dict[str, list[dict]], out: Path, block: str = "test",
+                metrics: tuple[str, ...] = TABLE_METRICS, extra: dict[str, dict[str, list[float]]] | None = None) -> str:
+    """Markdown and CSV of mean ± std over seeds; returns the Markdown."""
+    extra = extra or {}
+    columns = list(metrics) + sorted({k for v in extra.values() for k in v})
+    rows = []
+    for name, runs in results.items():
+        values = {m: [r[block][m] for r in runs] for m in metrics}
+        values.update(extra.get(name, {}))
+        rows.append((name, len(runs), {m: mean_std(values[m]) for m in columns}))
+    lines = ["| variant | runs | " + " | ".join(columns) + " |", "|---" * (len(columns) + 2) + "|"]
+    for name, n, stats in rows:
+        lines.append(f"| {name} | {n} | " + " | ".join(f"{m:.3f} ± {s:.3f}" for m, s in stats.values()) + " |")
+    markdown = "\n".join(lines) + "\n"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "table.md").write_text(markdown)
+    with open(out / "table.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["variant", "runs"] + [f"{c}_{x}" for c in columns for x in ("mean", "std")])
+        for name, n, stats in rows:
+            writer.writerow([name, n] + [f"{v:.6f}" for m, s in stats.values() for v in (m, s)])
+    return markdown
+
+
+def bar_chart(results: dict[str, list[dict]], path: Path, metrics=("micro_f1", "macro_f1"), block: str = "test",
+              title: str = "") -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    names = list(results)
+    width = 0.8 / len(metrics)
+    fig, ax = plt.subplots(figsize=(1.4 * len(names) + 2, 3.6))
+    for i, metric in enumerate(metrics):
+        stats = [mean_std([r[block][metric] for r in results[n]]) for n in names]
+        ax.bar(np.arange(len(names)) + i * width, [m for m, _ in stats], width, yerr=[s for _, s in stats],
+               capsize=3, label=metric)
+    ax.set_xticks(np.arange(len(names)) + width * (len(metrics) - 1) / 2, names)
+    ax.set_ylabel(f"{block} score")
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def curves(results: dict[str, list[dict]], names: list[str], path: Path, title: str = "") -> None:
+    """Training loss and dev micro-F1 per epoch (mean over seeds) for the named variants."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (loss_ax, f1_ax) = plt.subplots(1, 2, figsize=(9, 3.4))
+    for name in names:
+        runs = results[name]
+        epochs = min(len(r["epochs"]) for r in runs)
+        x = list(range(1, epochs + 1))
+        loss_ax.plot(x, [statistics.fmean(r["epochs"][e]["train"]["loss"] for r in runs) for e in range(epochs)],
+                     marker="o", label=name)
+        f1_ax.plot(x, [statistics.fmean(r["epochs"][e]["dev"]["micro_f1"] for r in runs) for e in range(epochs)],
+                   marker="o", label=name)
+    loss_ax.set(xlabel="epoch", ylabel="training loss")
+    f1_ax.set(xlabel="epoch", ylabel="dev micro-F1")
+    for ax in (loss_ax, f1_ax):
+        ax.legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

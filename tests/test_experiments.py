@@ -1,0 +1,43 @@
+"""The experiment scripts at toy scale: they run the training driver and write their outputs."""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments"))
+
+TOY = ["data.synthetic_docs=120", "data.synthetic_mean_tokens=60", "train.epochs=2", "model.lstm_units=8",
+       "model.attention_dim=8", "model.conv_filters=8", "model.output_hidden_dim=8"]
+
+
+@pytest.mark.slow
+def test_ablation_writes_table_and_figures(tmp_path, monkeypatch):
+    import ablation
+
+    monkeypatch.setenv("JLAN_DATA", str(tmp_path / "data"))
+    args = ["--seeds", "2", "--out", str(tmp_path / "out")] + [a for s in TOY for a in ("--set", s)]
+    assert ablation.main(args) == 0
+    table = (tmp_path / "out" / "table.md").read_text()
+    assert all(f"| {v} | 2 |" in table for v in ("L", "S", "L+S", "J", "J+D"))
+    for name in ("ablation.png", "convergence_fusion.png", "convergence_truncation.png", "table.csv"):
+        assert (tmp_path / "out" / name).stat().st_size > 100
+    runs = sorted(p.name for p in (tmp_path / "out" / "runs").iterdir())
+    assert len(runs) == 10 and "J+D-seed1" in runs
+    assert ablation.main(args) == 0  # finished runs are reused, not retrained
+
+
+def test_table_mean_and_std(tmp_path):
+    from _common import write_table
+
+    results = {"A": [{"test": {"micro_f1": 0.5}}, {"test": {"micro_f1": 0.7}}]}
+    markdown = write_table(results, tmp_path, metrics=("micro_f1",))
+    assert "| A | 2 | 0.600 ± 0.141 |" in markdown
+    assert (tmp_path / "table.csv").read_text().splitlines()[1] == "A,2,0.600000,0.141421"
+
+
+def test_noise_study_needs_synthetic_data():
+    import noise_study
+
+    with pytest.raises(SystemExit, match="needs the synthetic corpus"):
+        noise_study.main(["--dataset", "codiesp"])
