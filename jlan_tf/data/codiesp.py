@@ -1,0 +1,84 @@
+"""CodiEsp adapter (CLEF eHealth 2020): ``ROOT/{train,dev[,test]}/`` with ``{split}D.tsv`` /
+``{split}P.tsv`` (``doc_id<TAB>code``) and the notes in ``text_files_en/`` or ``text_files/``.
+
+Splits: with ``test/`` present, train/dev/test are the official ones. Without it (the public
+train + dev release) the official dev split becomes our test split, so figures compare with
+published dev results, and our dev split (early stopping, threshold tuning) is 20 % of the
+official train split, chosen by a hash of the document id: the same on every machine.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import zlib
+from pathlib import Path
+
+from jlan_tf.data.descriptions import icd10cm_description, icd10pcs_description
+from jlan_tf.data.prepared import DataError, Document, WarningCounter
+from jlan_tf.data.readers import open_text
+
+log = logging.getLogger(__name__)
+
+
+def _read_codes(path: Path) -> dict[str, list[str]]:
+    codes: dict[str, list[str]] = collections.defaultdict(list)
+    with open_text(path) as f:
+        for line_no, line in enumerate(f, 1):
+            fields = line.strip().split("\t")
+            if fields == [""]:
+                continue
+            if len(fields) < 2:
+                raise DataError(f"{path}:{line_no}: expected doc_id<TAB>code")
+            code = fields[1].strip().lower()
+            if code not in codes[fields[0]]:
+                codes[fields[0]].append(code)
+    return codes
+
+
+def _read_split(root: Path, split: str, lang: str, task: str, warnings: WarningCounter) -> list[Document]:
+    folder = root / split
+    text_dir = folder / ("text_files_en" if lang == "en" else "text_files")
+    if not text_dir.is_dir():
+        raise DataError(f"{text_dir}: folder not found (language {lang!r})")
+    codes = _read_codes(folder / f"{split}{task}.tsv")
+    docs = []
+    for path in sorted(text_dir.glob("*.txt")):
+        with open_text(path, warnings) as f:
+            text = f.read()
+        doc_codes = codes.pop(path.stem, [])
+        docs.append(Document(path.stem, text, doc_codes))
+    if codes:
+        warnings[f"{split}: coded documents without a text file"] += len(codes)
+    return docs
+
+
+def read_codiesp(root: str | Path, lang: str = "en", task: str = "D", top_codes: int | None = None,
+                 warnings: WarningCounter | None = None):
+    """Returns (splits, descriptions, labels, settings) for ``write_prepared``."""
+    root, warnings = Path(root), warnings if warnings is not None else WarningCounter()
+    if lang not in ("en", "es") or task not in ("D", "P"):
+        raise DataError(f"{root}: language must be en|es and task D|P, got {lang!r} and {task!r}")
+    if not (root / "train").is_dir():
+        raise DataError(f"{root}: not a CodiEsp release (no train/ folder)")
+    train = _read_split(root, "train", lang, task, warnings)
+    official_dev = _read_split(root, "dev", lang, task, warnings)
+    if (root / "test").is_dir():
+        splits = {"train": train, "dev": official_dev, "test": _read_split(root, "test", lang, task, warnings)}
+        layout = "official train/dev/test"
+    else:
+        is_dev = lambda doc: zlib.crc32(doc.id.encode()) % 5 == 0
+        splits = {"train": [d for d in train if not is_dev(d)], "dev": [d for d in train if is_dev(d)],
+                  "test": official_dev}
+        layout = "no test/: test = official dev; dev = 20% of official train (crc32 of id)"
+        log.info("CodiEsp: %s", layout)
+
+    labels = None
+    if top_codes:
+        counts = collections.Counter(c for d in splits["train"] for c in d.codes)
+        labels = sorted(code for code, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:top_codes])
+    all_codes = labels or sorted({c for docs in splits.values() for d in docs for c in d.codes})
+    describe = icd10cm_description if task == "D" else icd10pcs_description
+    descriptions = {code: desc for code in all_codes if (desc := describe(code))}
+    settings = {"lang": lang, "task": task, "top_codes": top_codes, "layout": layout}
+    return splits, descriptions, labels, settings

@@ -1,0 +1,41 @@
+"""One function per source: read it with its adapter and write the prepared folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from jlan_tf.data import codiesp, jsonl, mimic3, synthetic
+from jlan_tf.data.prepared import WarningCounter, write_prepared
+
+
+def prepare_synthetic(out, codes: str = "top50", n_docs: int = 10000, noise: float = 0.1, seed: int = 0,
+                      mean_tokens: int = 300, **options) -> Path:
+    """``codes`` is ``top50`` (the MIMIC-III-50 codes) or a number of sampled ICD-9 codes."""
+    label_set = mimic3.MIMIC3_TOP50 if codes == "top50" else synthetic.sample_icd9_codes(int(codes), seed)
+    splits = synthetic.generate(label_set, n_docs, noise=noise, seed=seed, mean_tokens=mean_tokens)
+    forms = synthetic.CodeForms(label_set, seed)
+    descriptions = {code: forms.forms[code][0] for code in label_set}
+    settings = {"codes": codes, "n_docs": n_docs, "noise": noise, "seed": seed, "mean_tokens": mean_tokens}
+    return write_prepared(out, source="synthetic", settings=settings, splits=splits, descriptions=descriptions,
+                          labels=label_set, seed=seed, **options)
+
+
+def prepare_codiesp(out, root, lang: str = "en", task: str = "D", top_codes: int | None = None, **options) -> Path:
+    warnings = WarningCounter()
+    splits, descriptions, labels, settings = codiesp.read_codiesp(root, lang, task, top_codes, warnings)
+    return write_prepared(out, source="codiesp", settings=settings, splits=splits, descriptions=descriptions,
+                          labels=labels, warnings=warnings, **options)
+
+
+def prepare_mimic3(out, mimic_dir, splits_dir, setting: str = "50", **options) -> Path:
+    warnings = WarningCounter()
+    splits, descriptions, labels, settings = mimic3.read_mimic3(mimic_dir, splits_dir, setting, warnings)
+    return write_prepared(out, source="mimic3", settings=settings, splits=splits, descriptions=descriptions,
+                          labels=labels, warnings=warnings, **options)
+
+
+def prepare_jsonl(out, train, dev, test, codes: str | None = None, **options) -> Path:
+    splits = {"train": jsonl.read_jsonl(train), "dev": jsonl.read_jsonl(dev), "test": jsonl.read_jsonl(test)}
+    descriptions = jsonl.read_code_table(codes) if codes else {}
+    settings = {"files": {"train": str(Path(train).name), "dev": str(Path(dev).name), "test": str(Path(test).name)}}
+    return write_prepared(out, source="jsonl", settings=settings, splits=splits, descriptions=descriptions, **options)

@@ -1,0 +1,147 @@
+"""What clinicians write for the MIMIC-III-50 codes: synonyms and abbreviations, and
+indirect evidence (drugs, procedures, findings) that implies a code without naming it.
+
+Several pairs are deliberately confusable for a bag of words: current smoker (305.1) vs
+former smoker (V15.82), short vs prolonged ventilation (96.71 / 96.72), sepsis vs severe
+sepsis (038.9 / 995.92), acute vs chronic kidney disease, anticoagulation for atrial
+fibrillation (427.31 / V58.61), acute vs old myocardial infarction (410.71 / 412).
+"""
+
+# code: (synonyms and abbreviations, indirect clues)
+LEXICON: dict[str, tuple[list[str], list[str]]] = {
+    "038.9": (["sepsis", "septicemia", "urosepsis", "bacteremia with sepsis"],
+              ["blood cultures grew gram negative rods", "started on vancomycin and zosyn for presumed bacteremia"]),
+    "244.9": (["hypothyroidism", "hypothyroid", "underactive thyroid"],
+              ["continued on home levothyroxine", "tsh was elevated and synthroid was increased"]),
+    "250.00": (["type 2 diabetes", "diabetes mellitus type ii", "dm2", "niddm"],
+               ["metformin was held while inpatient", "covered with insulin sliding scale and metformin at home"]),
+    "272.0": (["hypercholesterolemia", "high cholesterol", "elevated ldl"],
+              ["ldl markedly elevated and atorvastatin started", "continued on high dose atorvastatin"]),
+    "272.4": (["hyperlipidemia", "hld", "dyslipidemia"],
+              ["continued on simvastatin", "lipid panel abnormal on pravastatin"]),
+    "276.1": (["hyponatremia", "low sodium", "hyposmolality"],
+              ["sodium fell to one twenty six and fluids were restricted", "free water restriction for low serum osmolality"]),
+    "276.2": (["metabolic acidosis", "acidosis", "lactic acidosis"],
+              ["anion gap of twenty with low bicarbonate", "started on a bicarbonate drip"]),
+    "285.1": (["acute blood loss anemia", "posthemorrhagic anemia", "abla"],
+              ["hematocrit dropped after the bleed", "hct fell postoperatively from blood loss"]),
+    "285.9": (["anemia", "anemic", "low hemoglobin"],
+              ["hemoglobin stable around eight", "started on iron supplementation"]),
+    "287.5": (["thrombocytopenia", "low platelets"],
+              ["platelets dropped to forty five", "received a platelet transfusion"]),
+    "305.1": (["current smoker", "tobacco use", "tobacco abuse", "active smoker"],
+              ["smokes one pack per day", "nicotine patch while inpatient"]),
+    "311": (["depression", "depressive disorder", "mdd"],
+            ["continued on sertraline", "citalopram for mood"]),
+    "33.24": (["bronchoscopy with biopsy", "transbronchial biopsy", "endobronchial biopsy"],
+              ["bronchoscopy performed and biopsies sent to pathology"]),
+    "36.15": (["lima to lad", "left internal mammary artery graft", "mammary coronary bypass"],
+              ["internal mammary harvested and grafted to the lad"]),
+    "37.22": (["left heart catheterization", "left heart cath", "lhc"],
+              ["left ventriculogram performed via femoral access"]),
+    "37.23": (["right and left heart catheterization", "combined right and left heart cath"],
+              ["swan ganz pressures measured with a left sided study"]),
+    "38.91": (["arterial line placement", "arterial line", "art line"],
+              ["radial arterial catheter placed for pressure monitoring"]),
+    "38.93": (["central venous catheter", "central line", "picc line"],
+              ["right internal jugular line placed", "picc placed by iv team"]),
+    "39.61": (["cardiopulmonary bypass", "extracorporeal circulation", "pump run"],
+              ["bypass time ninety minutes and cross clamp time sixty minutes"]),
+    "39.95": (["hemodialysis", "hd session", "dialysis"],
+              ["temporary dialysis catheter placed and underwent hd", "renal consulted and dialyzed"]),
+    "401.9": (["hypertension", "htn", "high blood pressure"],
+              ["blood pressure controlled with lisinopril", "amlodipine continued for blood pressure"]),
+    "403.90": (["hypertensive chronic kidney disease", "hypertensive nephropathy", "hypertensive renal disease"],
+               ["kidney disease attributed to longstanding hypertension"]),
+    "410.71": (["nstemi", "non st elevation myocardial infarction", "subendocardial infarction"],
+               ["troponin peaked and heparin drip started for acute coronary syndrome"]),
+    "412": (["old myocardial infarction", "history of mi", "prior mi", "remote mi"],
+            ["old q waves on ecg from a remote infarct"]),
+    "414.01": (["coronary artery disease", "cad", "coronary atherosclerosis"],
+               ["on aspirin and plavix for prior coronary stents", "three vessel disease on prior cath"]),
+    "424.0": (["mitral regurgitation", "mitral valve disorder", "mitral insufficiency"],
+              ["echo showed moderate mitral regurgitation"]),
+    "427.31": (["atrial fibrillation", "afib", "a fib", "paroxysmal af"],
+               ["rate controlled with diltiazem", "irregularly irregular rhythm on telemetry"]),
+    "428.0": (["congestive heart failure", "chf", "heart failure"],
+              ["diuresed with iv lasix", "bnp elevated and volume overloaded", "furosemide drip for overload"]),
+    "45.13": (["egd", "upper endoscopy", "esophagogastroduodenoscopy"],
+              ["gi performed endoscopy of the small bowel"]),
+    "486": (["pneumonia", "pna", "community acquired pneumonia"],
+            ["new infiltrate on chest x ray treated with levofloxacin", "ceftriaxone and azithromycin for infiltrate"]),
+    "496": (["copd", "chronic obstructive pulmonary disease", "emphysema"],
+            ["albuterol and ipratropium nebulizers", "tiotropium and home oxygen"]),
+    "507.0": (["aspiration pneumonia", "aspiration pneumonitis"],
+              ["witnessed aspiration event then failed the swallow study"]),
+    "511.9": (["pleural effusion", "effusion"],
+              ["thoracentesis drained one liter", "blunting of the costophrenic angle"]),
+    "518.81": (["acute respiratory failure", "respiratory failure", "hypoxic respiratory failure"],
+               ["hypoxic to the seventies requiring bipap"]),
+    "530.81": (["gerd", "gastroesophageal reflux", "acid reflux"],
+               ["continued on omeprazole", "pantoprazole for reflux symptoms"]),
+    "584.9": (["acute kidney injury", "acute renal failure", "aki", "arf"],
+              ["creatinine rose sharply from baseline", "prerenal azotemia that improved with fluids"]),
+    "585.9": (["chronic kidney disease", "ckd", "chronic renal insufficiency"],
+              ["baseline creatinine two and followed by nephrology"]),
+    "599.0": (["urinary tract infection", "uti"],
+              ["urine culture grew e coli", "urinalysis positive and treated with ciprofloxacin"]),
+    "88.56": (["coronary angiography", "coronary angiogram", "coronary arteriography"],
+              ["angiogram showed three vessel disease"]),
+    "88.72": (["echocardiogram", "tte", "transthoracic echo"],
+              ["ejection fraction estimated at forty percent"]),
+    "96.04": (["endotracheal intubation", "intubated", "ett placement"],
+              ["airway secured with an endotracheal tube"]),
+    "96.6": (["enteral nutrition", "tube feeds", "tube feeding"],
+             ["dobhoff placed and nutrition started feeds"]),
+    "96.71": (["mechanical ventilation", "ventilator support", "brief mechanical ventilation"],
+              ["extubated on hospital day two"]),
+    "96.72": (["prolonged mechanical ventilation", "ventilator dependent"],
+              ["remained on the ventilator for over a week", "tracheostomy discussed after failed weans"]),
+    "99.04": (["transfusion of packed red cells", "prbc transfusion", "blood transfusion"],
+              ["transfused two units of packed cells"]),
+    "99.15": (["tpn", "total parenteral nutrition", "parenteral nutrition"],
+              ["tpn started through the picc"]),
+    "995.92": (["severe sepsis", "sepsis with organ dysfunction", "septic shock"],
+               ["septic shock requiring levophed", "pressors started for sepsis induced hypotension"]),
+    "V15.82": (["history of tobacco use", "former smoker", "ex smoker"],
+               ["quit smoking ten years ago", "remote smoking history"]),
+    "V45.81": (["status post cabg", "history of cabg", "prior bypass surgery"],
+               ["well healed sternotomy scar from prior cabg"]),
+    "V58.61": (["long term anticoagulation", "chronic anticoagulation", "on coumadin"],
+               ["inr therapeutic on home warfarin", "warfarin dose adjusted for inr"]),
+}
+
+# Codes that co-occur in practice; a note draws most of its codes from one or two of these.
+CLUSTERS: list[list[str]] = [
+    ["428.0", "427.31", "401.9", "403.90", "585.9", "584.9", "V58.61", "414.01", "424.0", "88.72", "276.1"],
+    ["038.9", "995.92", "518.81", "96.04", "96.71", "96.72", "38.93", "584.9", "276.2", "486", "99.15", "96.6"],
+    ["36.15", "39.61", "414.01", "37.22", "88.56", "285.1", "99.04", "38.91", "96.71", "V45.81", "410.71", "412"],
+    ["496", "486", "518.81", "305.1", "V15.82", "511.9", "33.24", "507.0", "96.04"],
+    ["530.81", "45.13", "285.1", "99.04", "285.9", "287.5", "599.0"],
+    ["250.00", "272.4", "272.0", "401.9", "414.01", "311", "244.9", "V15.82", "412"],
+    ["410.71", "37.22", "37.23", "88.56", "414.01", "428.0", "272.0", "305.1"],
+]
+
+# Pairs that a coder never assigns together (the first wins).
+EXCLUSIVE = [("96.72", "96.71"), ("995.92", "038.9") , ("403.90", "401.9")]
+
+SECTIONS = ["history of present illness", "past medical history", "hospital course", "assessment and plan"]
+
+POSITIVE_TEMPLATES = [
+    "the patient has {}", "known {}", "{} noted", "admitted with {}", "course complicated by {}",
+    "{} was treated", "diagnosed with {}", "{} managed by the team", "also with {}", "we followed the {}",
+]
+NEGATED_TEMPLATES = [
+    "no evidence of {}", "denies {}", "{} was ruled out", "negative for {}", "family history of {}",
+    "mother had {}", "no signs of {}", "{} was considered but felt unlikely", "without {}", "low suspicion for {}",
+]
+FILLER = [
+    "vital signs were stable overnight", "the patient tolerated a regular diet", "physical therapy evaluated the patient",
+    "pain was controlled with oral medications", "the patient ambulated in the hallway", "labs were checked daily",
+    "the family was updated at the bedside", "case management arranged services at home",
+    "the patient was alert and oriented", "lungs clear to auscultation bilaterally", "abdomen soft and nontender",
+    "no acute distress on examination", "follow up with primary care in two weeks", "medications were reconciled",
+    "skin warm and dry", "the patient was seen by the attending", "social work met with the patient",
+    "code status full code", "discharged home in stable condition", "no changes to the plan overnight",
+    "the patient slept well", "wound care provided by nursing", "heart regular rate", "extremities without edema",
+]
