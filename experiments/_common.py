@@ -56,6 +56,17 @@ def run_all(args, variants: dict[str, list[str]]) -> dict[str, list[dict]]:
     return {name: [run(args, name, overrides, seed) for seed in range(args.seeds)] for name, overrides in variants.items()}
 
 
+def sweep(argv, description: str, name: str, variants: dict[str, list[str]], what: str):
+    """The common shape of a sweep: parse the arguments, run every variant, write OUT/table.*
+    and the bar chart OUT/<name>.png. Returns (args, results) for scripts that add figures."""
+    args = parser(description, f"results/{name}").parse_args(argv)
+    results = run_all(args, variants)
+    out = Path(args.out)
+    print(write_table(results, out))
+    bar_chart(results, out / f"{name}.png", title=f"{what} on {args.dataset} (test)")
+    return args, results
+
+
 def mean_std(values: list[float]) -> tuple[float, float]:
     return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
 

@@ -13,7 +13,7 @@ OUT/convergence_fusion.png (J vs L+S) and OUT/convergence_truncation.png (J+D vs
 import sys
 from pathlib import Path
 
-from _common import bar_chart, curves, parser, run_all, write_table
+from _common import curves, sweep
 
 VARIANTS = {
     "L": ["model.fusion=label_only", "train.d_max=0"],
@@ -25,11 +25,8 @@ VARIANTS = {
 
 
 def main(argv=None) -> int:
-    args = parser(__doc__, "results/ablation").parse_args(argv)
-    results = run_all(args, VARIANTS)
+    args, results = sweep(argv, __doc__, "ablation", VARIANTS, "Ablation")
     out = Path(args.out)
-    print(write_table(results, out))
-    bar_chart(results, out / "ablation.png", title=f"Ablation on {args.dataset} (test)")
     curves(results, ["L+S", "J"], out / "convergence_fusion.png", "With and without joint fusion")
     curves(results, ["J", "J+D"], out / "convergence_truncation.png", "With and without the truncation loss")
     return 0

@@ -23,7 +23,6 @@ from jlan_tf.config import Config
 from jlan_tf.data.prepared import PreparedDataset, Split, load_prepared
 from jlan_tf.datasets import resolve
 
-REPORTED = ("micro_f1", "macro_f1", "macro_f1_per_label", "micro_auc", "macro_auc", "p_at_5", "p_at_8", "map")
 
 
 def counts(split: Split, vocab_size: int) -> sparse.csr_matrix:
@@ -46,8 +45,9 @@ def fit_and_score(data: PreparedDataset, c: float = 10.0, seed: int = 0) -> dict
         return out
 
     dev_scores, test_scores = scores("dev"), scores("test")
-    threshold = metrics.tune_threshold(data.splits["dev"].multi_hot(data.num_labels), dev_scores)
-    result = {"dev": metrics.all_metrics(data.splits["dev"].multi_hot(data.num_labels), dev_scores, threshold),
+    dev_true = data.splits["dev"].multi_hot(data.num_labels)
+    threshold = metrics.tune_threshold(dev_true, dev_scores)
+    result = {"dev": metrics.all_metrics(dev_true, dev_scores, threshold),
               "test": metrics.all_metrics(data.splits["test"].multi_hot(data.num_labels), test_scores, threshold)}
     if data.has_clean_labels:
         result["test_clean"] = metrics.all_metrics(data.splits["test"].multi_hot(data.num_labels, clean=True),
@@ -72,7 +72,7 @@ def main(argv=None) -> int:
     if args.json:
         print(json.dumps(result))
     for split in [s for s in ("dev", "test", "test_clean") if s in result]:
-        print(f"TF-IDF+LR {split:>10}: " + "  ".join(f"{k} {result[split][k]:.4f}" for k in REPORTED)
+        print(f"TF-IDF+LR {split:>10}: " + metrics.summary_line(result[split])
               + f"  micro_f1_tuned {result[split]['micro_f1_tuned']:.4f}")
     return 0
 

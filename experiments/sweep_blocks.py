@@ -6,17 +6,13 @@ Writes OUT/table.{md,csv} and OUT/sweep_blocks.png.
 """
 
 import sys
-from pathlib import Path
 
-from _common import bar_chart, parser, run_all, write_table
+from _common import sweep
 
 
 def main(argv=None) -> int:
-    args = parser(__doc__, "results/sweep_blocks").parse_args(argv)
-    results = run_all(args, {f"P={p}": [f"model.residual_blocks={p}"] for p in (1, 2, 3)})
-    out = Path(args.out)
-    print(write_table(results, out))
-    bar_chart(results, out / "sweep_blocks.png", title=f"Residual blocks on {args.dataset} (test)")
+    sweep(argv, __doc__, "sweep_blocks", {f"P={p}": [f"model.residual_blocks={p}"] for p in (1, 2, 3)},
+          "Residual blocks")
     return 0
 
 

@@ -6,19 +6,14 @@ Writes OUT/table.{md,csv} and OUT/sweep_tloss.png.
 """
 
 import sys
-from pathlib import Path
 
-from _common import bar_chart, parser, run_all, write_table
+from _common import sweep
 
 RATES = ("0", "0.05", "0.1", "0.15", "0.2", "0.3")
 
 
 def main(argv=None) -> int:
-    args = parser(__doc__, "results/sweep_tloss").parse_args(argv)
-    results = run_all(args, {f"D_max={r}": [f"train.d_max={r}"] for r in RATES})
-    out = Path(args.out)
-    print(write_table(results, out))
-    bar_chart(results, out / "sweep_tloss.png", title=f"Truncation loss sweep on {args.dataset} (test)")
+    sweep(argv, __doc__, "sweep_tloss", {f"D_max={r}": [f"train.d_max={r}"] for r in RATES}, "Truncation loss sweep")
     return 0
 
 

@@ -24,10 +24,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from jlan_tf.config import Config  # noqa: E402
 from jlan_tf.data.prepared import DataError, load_prepared  # noqa: E402
 from jlan_tf.datasets import is_synthetic, resolve  # noqa: E402
+from jlan_tf.metrics import summary_line  # noqa: E402
 
 # On the synthetic stand-in, a quick CPU demo unless the user says otherwise.
 SYNTHETIC_DEMO = {"train.epochs": "4", "data.synthetic_docs": "5000"}
-REPORTED = ("micro_f1", "macro_f1", "macro_f1_per_label", "micro_auc", "macro_auc", "p_at_5", "p_at_8", "map")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -89,7 +89,7 @@ def main(argv=None) -> int:
         print(f"exported SavedModel: {export_run(run_dir)}")
     print(f"\nrun folder: {run_dir}   data: {data_source}   best epoch: {result['best_epoch']}")
     for split in ("dev", "test") + (("test_clean",) if "test_clean" in result else ()):
-        print(f"{split:>10}: " + "  ".join(f"{k} {result[split][k]:.4f}" for k in REPORTED))
+        print(f"{split:>10}: " + summary_line(result[split]))
     return 0
 
 

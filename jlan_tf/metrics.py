@@ -23,6 +23,7 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 
 K_VALUES = (5, 8, 15)
+REPORTED = ("micro_f1", "macro_f1", "macro_f1_per_label", "micro_auc", "macro_auc", "p_at_5", "p_at_8", "map")
 
 
 def _divide(a, b):
@@ -139,3 +140,8 @@ def all_metrics(y_true: np.ndarray, y_score: np.ndarray, threshold: float | None
         result["threshold"] = float(threshold)
         result["micro_f1_tuned"] = micro_scores(y_true, binarize(y_score, threshold))[2]
     return result
+
+
+def summary_line(block: dict[str, float], keys: tuple[str, ...] = REPORTED) -> str:
+    """One line of ``key value`` pairs, for the scripts' printed reports."""
+    return "  ".join(f"{k} {block[k]:.4f}" for k in keys)

@@ -73,10 +73,12 @@ class JLANServing(tf.Module):
         ids = tf.cast(self.vocab.lookup(tokens), tf.int32)
         longest = tf.maximum(tf.reduce_max(tokens.row_lengths()), 1)  # an empty batch still has one step
         dense_ids = ids.to_tensor(default_value=PAD_ID, shape=tf.stack([tf.shape(text, tf.int64)[0], longest]))
-        # One note: the fused-kernel twin (about 2x faster); batches: Keras' loop (faster there).
-        outputs = tf.cond(tf.shape(dense_ids)[0] == 1,
-                          lambda: self.single_note_model({"tokens": dense_ids}, training=False),
-                          lambda: self.model({"tokens": dense_ids}, training=False))
+        call = lambda model: model({"tokens": dense_ids}, training=False)
+        if self.single_note_model is self.model:
+            outputs = call(self.model)
+        else:  # one note: the fused-kernel twin (about 2x faster); batches: Keras' loop (faster there)
+            outputs = tf.cond(tf.shape(dense_ids)[0] == 1, lambda: call(self.single_note_model),
+                              lambda: call(self.model))
         probabilities = tf.sigmoid(tf.cast(outputs["logits"], tf.float32))
         top_scores, top_index = tf.math.top_k(probabilities, k=self.top_k)
         result = {
@@ -105,9 +107,10 @@ class FusedBidirectionalLSTM(keras.layers.Layer):
     """Inference twin of ``Bidirectional(LSTM)`` on TensorFlow's fused whole-sequence kernel
     (``BlockLSTMV2``, gates in Keras' i, f, c, o order): on CPU it runs one 2,500-token note
     about twice as fast as Keras' step loop; from two notes on Keras' loop is faster, and its
-    gradient is slower for training, so it serves single-note requests only. The backward direction reverses each note's real tokens
-    only (``reverse_sequence``), so right padding never enters a state; outputs at padded
-    positions are not zeroed, and the masked attention gives them no weight."""
+    gradient is slower for training, so it serves single-note requests only. The backward
+    direction reverses each note's real tokens only (``reverse_sequence``), so right padding
+    never enters a state; outputs at padded positions are not zeroed, and the masked
+    attention gives them no weight."""
 
     def __init__(self, source: keras.layers.Bidirectional, **kwargs):
         super().__init__(name=source.name, **kwargs)

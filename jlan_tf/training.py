@@ -52,7 +52,7 @@ class _DevEvaluation(keras.callbacks.Callback):
     def __init__(self, data: PreparedDataset, batch_size: int):
         super().__init__()
         self.data, self.batch_size = data, batch_size
-        self.latest: tuple[dict, np.ndarray] | None = None
+        self.latest: dict | None = None  # the last epoch's dev metrics
         self.bad_step: int | None = None
 
     def on_train_batch_end(self, batch, logs=None):
@@ -64,8 +64,7 @@ class _DevEvaluation(keras.callbacks.Callback):
         if self.bad_step is not None:
             return
         scores, y_true = predict_split(self.model, self.data, "dev", self.batch_size)
-        dev = metric_fns.all_metrics(y_true, scores)
-        self.latest = (dev, scores)
+        dev = self.latest = metric_fns.all_metrics(y_true, scores)
         logs.update({f"val_{k}": v for k, v in dev.items() if k in TENSORBOARD_METRICS})
         logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
 
@@ -137,7 +136,7 @@ def train(data: PreparedDataset, config: Config, run_dir: Path, data_source: str
         if evaluation.bad_step is not None:
             raise NonFiniteLoss(f"the training loss became NaN or infinite at step {evaluation.bad_step} "
                                 f"(epoch {epoch + 1}); try a lower train.learning_rate")
-        dev, _ = evaluation.latest
+        dev = evaluation.latest
         train_logs = {k: float(v[-1]) for k, v in history.history.items() if not k.startswith("val_")}
         state["epochs"].append({"epoch": epoch + 1, "seconds": round(time.perf_counter() - start, 1),
                                 "train": train_logs, "dev": dev})
@@ -176,9 +175,9 @@ def finish(model, data: PreparedDataset, config: Config, run_dir: Path, data_sou
                                                       test_scores, threshold)
     predictions = run_dir / "predictions"
     predictions.mkdir(exist_ok=True)
-    for split, scores in (("dev", dev_scores), ("test", test_scores)):
+    for split, scores, y_true in (("dev", dev_scores, dev_true), ("test", test_scores, test_true)):
         np.save(predictions / f"{split}_scores.npy", scores.astype(np.float32))
-        np.save(predictions / f"{split}_true.npy", data.splits[split].multi_hot(data.num_labels).astype(np.uint8))
+        np.save(predictions / f"{split}_true.npy", y_true.astype(np.uint8))
         (predictions / f"{split}_ids.txt").write_text("\n".join(data.splits[split].ids) + "\n")
     (predictions / "labels.txt").write_text("\n".join(data.codes) + "\n")
     model.save(run_dir / "model.keras")

@@ -141,6 +141,12 @@ def _offsets(lengths: Sequence[int]) -> np.ndarray:
     return np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)]).astype(np.int64)
 
 
+def _label_arrays(code_lists: Sequence[Sequence[str]], label_index: Mapping[str, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Per-document codes -> (flat int32 label indices, offsets); codes outside the label set are dropped."""
+    lists = [sorted({label_index[c] for c in codes if c in label_index}) for codes in code_lists]
+    return np.array([i for ls in lists for i in ls], np.int32), _offsets([len(ls) for ls in lists])
+
+
 def write_prepared(
     out: str | os.PathLike,
     *,
@@ -173,6 +179,7 @@ def write_prepared(
     provisional: dict[str, int] = {}
     encoded: dict[str, dict] = {}
     seen_ids: set[str] = set()
+    setdefault = provisional.setdefault
     for name in SPLITS:
         part = encoded[name] = {"ids": [], "tokens": [], "codes": [], "clean": []}
         for n, doc in enumerate(splits[name], 1):
@@ -188,7 +195,6 @@ def write_prepared(
                 tokens = tokens[:max_tokens]
             if not doc.codes:
                 warnings["documents without codes"] += 1
-            setdefault = provisional.setdefault
             part["tokens"].append(np.fromiter((setdefault(t, len(provisional)) for t in tokens), np.int32, len(tokens)))
             part["ids"].append(doc.id)
             part["codes"].append(doc.codes)
@@ -221,18 +227,16 @@ def write_prepared(
         for name in SPLITS:
             part = encoded[name]
             token_arrays = [remap[t] for t in part["tokens"]]
-            label_lists = [sorted({label_index[c] for c in codes if c in label_index}) for codes in part["codes"]]
+            labels_flat, label_offsets = _label_arrays(part["codes"], label_index)
             split = Split(
                 ids=part["ids"],
                 tokens=np.concatenate(token_arrays or [np.zeros(0, np.int32)]).astype(np.int32),
                 offsets=_offsets([len(t) for t in token_arrays]),
-                labels=np.array([i for ls in label_lists for i in ls], np.int32),
-                label_offsets=_offsets([len(ls) for ls in label_lists]),
+                labels=labels_flat,
+                label_offsets=label_offsets,
             )
             if part["clean"] and all(c is not None for c in part["clean"]):
-                clean_lists = [sorted({label_index[c] for c in codes if c in label_index}) for codes in part["clean"]]
-                split.clean_labels = np.array([i for ls in clean_lists for i in ls], np.int32)
-                split.clean_label_offsets = _offsets([len(ls) for ls in clean_lists])
+                split.clean_labels, split.clean_label_offsets = _label_arrays(part["clean"], label_index)
             arrays[name] = split
             _write_split(tmp, name, split)
 
