@@ -49,6 +49,9 @@ def fit_and_score(data: PreparedDataset, c: float = 10.0, seed: int = 0) -> dict
     threshold = metrics.tune_threshold(dev_true, dev_scores)
     result = {"dev": metrics.all_metrics(dev_true, dev_scores, threshold),
               "test": metrics.all_metrics(data.splits["test"].multi_hot(data.num_labels), test_scores, threshold)}
+    # The floor: every note scored with the codes' training frequencies.
+    priors = np.tile(y_train.mean(axis=0), (len(data.splits["test"]), 1))
+    result["test_priors"] = metrics.all_metrics(data.splits["test"].multi_hot(data.num_labels), priors, threshold)
     if data.has_clean_labels:
         result["test_clean"] = metrics.all_metrics(data.splits["test"].multi_hot(data.num_labels, clean=True),
                                                    test_scores, threshold)
@@ -71,6 +74,7 @@ def main(argv=None) -> int:
     result = fit_and_score(load_prepared(dataset.path), args.c, config.train.seed)
     if args.json:
         print(json.dumps(result))
+    print("label frequencies alone, test: " + metrics.summary_line(result["test_priors"]))
     for split in [s for s in ("dev", "test", "test_clean") if s in result]:
         print(f"TF-IDF+LR {split:>10}: " + metrics.summary_line(result[split])
               + f"  micro_f1_tuned {result[split]['micro_f1_tuned']:.4f}")
