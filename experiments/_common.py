@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import shutil
 import statistics
 from pathlib import Path
 
@@ -64,6 +65,7 @@ def sweep(argv, description: str, name: str, variants: dict[str, list[str]], wha
     out = Path(args.out)
     print(write_table(results, out))
     bar_chart(results, out / f"{name}.png", title=f"{what} on {args.dataset} (test)")
+    tensorboard_curves(results, out / "tensorboard")
     return args, results
 
 
@@ -119,6 +121,28 @@ def bar_chart(results: dict[str, list[dict]], path: Path, metrics=("micro_f1", "
     plt.close(fig)
 
 
+def mean_curve(runs: list[dict], block: str, metric: str) -> list[float]:
+    """Per epoch, the mean over seeds (as far as every seed's run went)."""
+    epochs = min(len(r["epochs"]) for r in runs)
+    return [statistics.fmean(r["epochs"][e][block][metric] for r in runs) for e in range(epochs)]
+
+
+def tensorboard_curves(results: dict[str, list[dict]], logdir: Path) -> None:
+    """The convergence curves also for TensorBoard: one run per variant (mean over seeds),
+    step = epoch, so ``tensorboard --logdir OUT/tensorboard`` overlays the variants."""
+    import tensorflow as tf
+
+    for name, runs in results.items():
+        folder = logdir / name.replace(" ", "_")
+        shutil.rmtree(folder, ignore_errors=True)  # a rerun replaces the curves, not adds to them
+        writer = tf.summary.create_file_writer(str(folder))
+        with writer.as_default():
+            for tag, block, metric in (("training_loss", "train", "loss"), ("dev_micro_f1", "dev", "micro_f1")):
+                for epoch, value in enumerate(mean_curve(runs, block, metric), 1):
+                    tf.summary.scalar(f"convergence/{tag}", value, step=epoch)
+        writer.close()
+
+
 def curves(results: dict[str, list[dict]], names: list[str], path: Path, title: str = "") -> None:
     """Training loss and dev micro-F1 per epoch (mean over seeds) for the named variants."""
     import matplotlib
@@ -128,13 +152,9 @@ def curves(results: dict[str, list[dict]], names: list[str], path: Path, title: 
 
     fig, (loss_ax, f1_ax) = plt.subplots(1, 2, figsize=(9, 3.4))
     for name in names:
-        runs = results[name]
-        epochs = min(len(r["epochs"]) for r in runs)
-        x = list(range(1, epochs + 1))
-        loss_ax.plot(x, [statistics.fmean(r["epochs"][e]["train"]["loss"] for r in runs) for e in range(epochs)],
-                     marker="o", label=name)
-        f1_ax.plot(x, [statistics.fmean(r["epochs"][e]["dev"]["micro_f1"] for r in runs) for e in range(epochs)],
-                   marker="o", label=name)
+        for ax, block, metric in ((loss_ax, "train", "loss"), (f1_ax, "dev", "micro_f1")):
+            values = mean_curve(results[name], block, metric)
+            ax.plot(range(1, len(values) + 1), values, marker="o", label=name)
     loss_ax.set(xlabel="epoch", ylabel="training loss")
     f1_ax.set(xlabel="epoch", ylabel="dev micro-F1")
     for ax in (loss_ax, f1_ax):

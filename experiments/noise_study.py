@@ -10,7 +10,7 @@ Writes OUT/table.{md,csv} and OUT/noise_study.png.
 import sys
 from pathlib import Path
 
-from _common import parser, run_all, write_table
+from _common import parser, run_all, tensorboard_curves, write_table
 
 NOISE = ("0.0", "0.1", "0.2", "0.3")
 
@@ -28,6 +28,7 @@ def main(argv=None) -> int:
     print(write_table(results, out, block="test_clean", metrics=("micro_f1", "macro_f1", "macro_f1_per_label"),
                       extra=mask))
     plot(results, out / "noise_study.png")
+    tensorboard_curves(results, out / "tensorboard")
     return 0
 
 

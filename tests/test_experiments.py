@@ -22,6 +22,7 @@ def test_ablation_writes_table_and_figures(tmp_path, monkeypatch):
     assert all(f"| {v} | 2 |" in table for v in ("L", "S", "L+S", "J", "J+D"))
     for name in ("ablation.png", "convergence_fusion.png", "convergence_truncation.png", "table.csv"):
         assert (tmp_path / "out" / name).stat().st_size > 100
+    assert sorted(p.name for p in (tmp_path / "out" / "tensorboard").iterdir()) == ["J", "J+D", "L", "L+S", "S"]
     runs = sorted(p.name for p in (tmp_path / "out" / "runs").iterdir())
     assert len(runs) == 10 and "J+D-seed1" in runs
     assert ablation.main(args) == 0  # finished runs are reused, not retrained
@@ -34,6 +35,24 @@ def test_table_mean_and_std(tmp_path):
     markdown = write_table(results, tmp_path, metrics=("micro_f1",))
     assert "| A | 2 | 0.600 ± 0.141 |" in markdown
     assert (tmp_path / "table.csv").read_text().splitlines()[1] == "A,2,0.600000,0.141421"
+
+
+def test_tensorboard_curves_are_the_mean_over_seeds(tmp_path):
+    from _common import tensorboard_curves
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.util.tensor_util import make_ndarray
+
+    def run(losses, f1s):
+        return {"epochs": [{"train": {"loss": l}, "dev": {"micro_f1": f}} for l, f in zip(losses, f1s)]}
+
+    # The second seed stopped early: the curve goes as far as every seed went.
+    results = {"J+D": [run([0.4, 0.2, 0.1], [0.5, 0.7, 0.8]), run([0.6, 0.4], [0.3, 0.5])]}
+    for _ in range(2):  # a rerun replaces the curves
+        tensorboard_curves(results, tmp_path)
+    events = EventAccumulator(str(tmp_path / "J+D"), size_guidance={"tensors": 0}).Reload()
+    for tag, expected in (("convergence/training_loss", [0.5, 0.3]), ("convergence/dev_micro_f1", [0.4, 0.6])):
+        assert [e.step for e in events.Tensors(tag)] == [1, 2]
+        assert [float(make_ndarray(e.tensor_proto)) for e in events.Tensors(tag)] == pytest.approx(expected)
 
 
 def test_noise_study_needs_synthetic_data():
