@@ -113,3 +113,16 @@ def test_cli_prints_summary(tmp_path, capsys):
                              "--out", str(tmp_path / "s")])
     out = capsys.readouterr().out
     assert code == 0 and "documents: train 48, dev 6, test 6" in out and "labels: 50" in out
+
+
+def test_word2vec_epochs_grow_on_small_corpora(tmp_path):
+    from jlan_tf.data.prepared import word2vec_epochs_for
+
+    assert word2vec_epochs_for(12_000_000, 52_000) == 5   # MIMIC-III-50 sized: gensim's default
+    assert word2vec_epochs_for(301_628, 632) == 5         # the small synthetic corpus of the experiments
+    assert word2vec_epochs_for(115_936, 5_026) == 44      # CodiEsp-50: 1000 * 5026 / 115936 = 43.4
+    assert word2vec_epochs_for(40, 20) == 50              # capped
+    splits = {"train": _docs(6, "tr"), "dev": _docs(2, "dv"), "test": _docs(2, "te")}
+    data = load_prepared(write_prepared(tmp_path / "p", source="unit", settings={}, splits=splits,
+                                        descriptions={}, embedding_dim=4))
+    assert data.meta["word2vec"]["epochs"] == 50  # 6 tiny notes: the cap, recorded in meta.json

@@ -21,7 +21,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--min-doc-freq", type=int, default=2, help="rarer tokens become UNK (default 2)")
         p.add_argument("--max-tokens", type=int, default=2500, help="tokens kept per note (default 2500)")
         p.add_argument("--embedding-dim", type=int, default=100, help="word2vec size (default 100)")
-        p.add_argument("--word2vec-epochs", type=int, default=5)
+        p.add_argument("--word2vec-epochs", type=int,
+                       help="default: 5, more on a small corpus (until the average word is seen 1,000 times; max 50)")
         return p
 
     p = add("mimic3", "raw MIMIC-III v1.4 CSVs and CAML's split files")
