@@ -10,13 +10,13 @@ Writes OUT/table.{md,csv} and OUT/noise_study.png.
 import sys
 from pathlib import Path
 
-from _common import parser, run_all, tensorboard_curves, write_table
+from _common import parse_args, run_all, tensorboard_curves, write_table
 
 NOISE = ("0.0", "0.1", "0.2", "0.3")
 
 
 def main(argv=None) -> int:
-    args = parser(__doc__, "results/noise_study").parse_args(argv)
+    args = parse_args(argv, __doc__, "noise_study")
     if args.dataset != "synthetic":
         raise SystemExit("the noise study needs the synthetic corpus (it knows which labels are noise)")
     variants = {f"noise={n} {name}": [f"data.synthetic_noise={n}", f"train.d_max={d}"]

@@ -60,3 +60,14 @@ def test_noise_study_needs_synthetic_data():
 
     with pytest.raises(SystemExit, match="needs the synthetic corpus"):
         noise_study.main(["--dataset", "codiesp"])
+
+
+def test_word2vec_epochs_report(small_synthetic, capsys):
+    import re
+
+    import word2vec_epochs
+
+    assert word2vec_epochs.main([str(small_synthetic), "--epochs", "1", "20", "--word", "fever"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    norms = [float(re.search(r"median norm ([\d.]+)", line).group(1)) for line in lines[1:]]
+    assert len(norms) == 2 and norms[1] > 2 * norms[0]  # more epochs move the vectors away from their start
