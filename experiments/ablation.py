@@ -3,10 +3,12 @@
 Variants: label attention only (L), self-attention only (S), both summed without learned
 weights (L+S), joint fusion (J), and joint fusion with the truncation loss (J+D); each over
 --seeds model seeds. Writes OUT/table.{md,csv} (test metrics, mean ± std), OUT/ablation.png,
-OUT/convergence_fusion.png (J vs L+S) and OUT/convergence_truncation.png (J+D vs J).
+OUT/convergence_fusion.png (J vs L+S), OUT/convergence_truncation.png (J+D vs J) and the
+curves of every variant for TensorBoard under OUT/tensorboard.
 
     python experiments/ablation.py                                   # synthetic, small: ~25 min on 2 cores
     python experiments/ablation.py --dataset codiesp --data-dir ../shared/data/codiesp --top-codes 50
+                                                                     # CodiEsp-50, 15 epochs: ~45 min
     python experiments/ablation.py --dataset top50 --full --seeds 3  # MIMIC-III-50 at the paper's scale
 """
 

@@ -2,7 +2,8 @@
 truncation loss. Scores are measured against the *clean* test labels (test_clean), and the
 mask's precision and recall at catching the noisy labels (last training epoch) are reported.
 
-Writes OUT/table.{md,csv} and OUT/noise_study.png.
+Writes OUT/table.{md,csv}, OUT/noise_study.png and, for TensorBoard,
+OUT/tensorboard (the convergence curves of every variant).
 
     python experiments/noise_study.py                  # small: ~25 min on 2 cores with --seeds 1
 """

@@ -1,8 +1,10 @@
 """The paper's table 4: 1, 2 and 3 residual convolution blocks (joint fusion, D_max 0.15).
 
-Writes OUT/table.{md,csv} and OUT/sweep_blocks.png.
+Writes OUT/table.{md,csv}, OUT/sweep_blocks.png and, for TensorBoard,
+OUT/tensorboard (the convergence curves of every variant).
 
     python experiments/sweep_blocks.py                 # synthetic, small: ~15 min on 2 cores with --seeds 1
+    python experiments/sweep_blocks.py --dataset codiesp --data-dir ../shared/data/codiesp --top-codes 50 --seeds 1
 """
 
 import sys

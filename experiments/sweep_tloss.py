@@ -1,8 +1,10 @@
 """The paper's table 3: the truncation loss D_max in 0, 0.05, 0.1, 0.15, 0.2, 0.3 (joint fusion).
 
-Writes OUT/table.{md,csv} and OUT/sweep_tloss.png.
+Writes OUT/table.{md,csv}, OUT/sweep_tloss.png and, for TensorBoard,
+OUT/tensorboard (the convergence curves of every variant).
 
     python experiments/sweep_tloss.py                  # synthetic, small: ~25 min on 2 cores with --seeds 1
+    python experiments/sweep_tloss.py --dataset codiesp --data-dir ../shared/data/codiesp --top-codes 50 --seeds 1
 """
 
 import sys
