@@ -126,3 +126,16 @@ def test_word2vec_epochs_grow_on_small_corpora(tmp_path):
     data = load_prepared(write_prepared(tmp_path / "p", source="unit", settings={}, splits=splits,
                                         descriptions={}, embedding_dim=4))
     assert data.meta["word2vec"]["epochs"] == 50  # 6 tiny notes: the cap, recorded in meta.json
+
+
+def test_folder_from_before_the_word2vec_rule_gets_a_warning(tmp_path, caplog):
+    splits = {"train": _docs(6, "tr"), "dev": _docs(2, "dv"), "test": _docs(2, "te")}
+    out = write_prepared(tmp_path / "p", source="unit", settings={}, splits=splits, descriptions={},
+                         embedding_dim=4, word2vec_epochs=5)
+    load_prepared(out)
+    assert "word2vec" not in caplog.text  # 5 epochs asked for: the user's choice
+    meta = json.loads((out / "meta.json").read_text())
+    del meta["word2vec"]["epochs_chosen"]  # as written before the rule
+    (out / "meta.json").write_text(json.dumps(meta))
+    load_prepared(out)
+    assert "prepared with 5 word2vec epochs, fewer than the 50" in caplog.text

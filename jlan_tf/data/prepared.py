@@ -265,6 +265,7 @@ def write_prepared(
                 f.write(f"{code}\t{desc}\t{count}\n")
         vocab.save(tmp / "vocab.txt")
 
+        epochs_chosen = "given" if word2vec_epochs is not None else "rule"
         if word2vec_epochs is None:
             word2vec_epochs = word2vec_epochs_for(len(arrays["train"].tokens), len(vocab))
         embeddings = _embeddings(vocab, arrays["train"], embedding_dim, word2vec_epochs, seed)
@@ -275,7 +276,8 @@ def write_prepared(
             "source": source,
             "settings": dict(settings),
             "tokenization": {"min_doc_freq": min_doc_freq, "max_tokens": max_tokens},
-            "word2vec": {"dim": embedding_dim, "epochs": word2vec_epochs, "seed": seed, "algorithm": "cbow"},
+            "word2vec": {"dim": embedding_dim, "epochs": word2vec_epochs, "epochs_chosen": epochs_chosen, "seed": seed,
+                         "algorithm": "cbow"},
             "counts": {
                 **{f"{n}_documents": len(arrays[n]) for n in SPLITS},
                 "labels": len(labels),
@@ -365,7 +367,20 @@ def load_prepared(path: str | os.PathLike) -> PreparedDataset:
             ids=(path / f"{name}.ids.txt").read_text(encoding="utf-8").splitlines(),
             **{f: load(f) for f in ("tokens", "offsets", "labels", "label_offsets", "clean_labels", "clean_label_offsets")},
         )
+    vocab = Vocabulary.load(path / "vocab.txt")
+    _warn_if_word2vec_undertrained(path, meta, len(splits["train"].tokens), len(vocab))
     return PreparedDataset(
         path=path, meta=meta, codes=codes, descriptions=descriptions, train_counts=np.array(counts),
-        vocab=Vocabulary.load(path / "vocab.txt"), embeddings=np.load(path / "embeddings.npy"), splits=splits,
+        vocab=vocab, embeddings=np.load(path / "embeddings.npy"), splits=splits,
     )
+
+
+def _warn_if_word2vec_undertrained(path: Path, meta: Mapping, train_tokens: int, vocab_size: int) -> None:
+    """Folders prepared before the word2vec-epochs rule (no ``epochs_chosen``) may hold vectors
+    that never left their random start (README, Data)."""
+    word2vec = meta.get("word2vec", {})
+    wanted = word2vec_epochs_for(train_tokens, vocab_size)
+    if "epochs_chosen" not in word2vec and 0 < word2vec.get("epochs", 0) < wanted:
+        log.warning("%s: prepared with %d word2vec epochs, fewer than the %d this corpus gets now (see README, "
+                    "Data); prepare it again (jlan-prepare ... --overwrite, or delete the folder)",
+                    path, word2vec["epochs"], wanted)
