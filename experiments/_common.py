@@ -123,7 +123,7 @@ def bar_chart(results: dict[str, list[dict]], path: Path, metrics=("micro_f1", "
     ax.set_xticks(np.arange(len(names)) + width * (len(metrics) - 1) / 2, names)
     ax.set_ylabel(f"{block} score")
     ax.set_title(title)
-    ax.legend()
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))  # beside the bars, never over them
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
