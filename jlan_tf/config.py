@@ -49,6 +49,7 @@ class TrainConfig:
     warmup_epochs: float = 2.0      # the drop rate reaches d_max after this many epochs
     stop_epoch: float = 0.0         # > 0: stop dropping from this epoch on
     patience: int = 5               # early stopping on dev micro-F1
+    min_epochs: int = 0             # early stopping never stops before this epoch (small, noisy dev sets)
     seed: int = 0
     jit_compile: bool = False       # measured slower on CPU
 

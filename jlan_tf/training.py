@@ -126,7 +126,7 @@ def train(data: PreparedDataset, config: Config, run_dir: Path, data_source: str
     evaluation = _DevEvaluation(data, config.data.eval_batch_size)
     tensorboard = keras.callbacks.TensorBoard(str(run_dir / "logs"), update_freq=50)
     for epoch in range(state["epoch"], config.train.epochs):
-        if state["bad_epochs"] >= config.train.patience:
+        if state["bad_epochs"] >= config.train.patience and epoch >= config.train.min_epochs:
             break
         _reseed_dropout(model, config.train.seed, epoch)
         train_ds = make_dataset(data, "train", config.data.batch_size, training=True, epoch=epoch, seed=config.train.seed)

@@ -41,6 +41,15 @@ def test_train_writes_the_run_folder(small_synthetic, tmp_path):
     assert train_logs["drop_rate"] == pytest.approx(0.15)
 
 
+def test_early_stopping_and_min_epochs(small_synthetic, tmp_path):
+    data = load_prepared(small_synthetic)
+    frozen = ["train.epochs=4", "train.patience=1", "train.learning_rate=0"]  # dev scores never improve
+    stopped = train(data, tiny_config(*frozen), tmp_path / "a", "synthetic", verbose=0)
+    assert len(stopped["epochs"]) == 2 and stopped["best_epoch"] == 1
+    waited = train(data, tiny_config(*frozen, "train.min_epochs=3"), tmp_path / "b", "synthetic", verbose=0)
+    assert len(waited["epochs"]) == 3 and waited["best_epoch"] == 1
+
+
 def test_resume_equals_an_uninterrupted_run_and_seed_repeats(small_synthetic, tmp_path):
     data = load_prepared(small_synthetic)
     straight = train(data, tiny_config("train.epochs=2"), tmp_path / "a", "synthetic", verbose=0)
