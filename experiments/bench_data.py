@@ -77,12 +77,12 @@ def main(argv=None) -> int:
         results.update(prepare_s_without_word2vec=round(seconds, 1), prepare_notes_per_s=round(args.notes / seconds))
         print(f"jlan-prepare mimic3 (word2vec off): {seconds:.1f} s, {args.notes / seconds:,.0f} notes/s")
 
-        from jlan_tf.data.prepared import _TokenSentences, train_word2vec
+        from jlan_tf.data.prepared import train_word2vec
 
         data = load_prepared(out)
         train = data.splits["train"]
         start = time.perf_counter()
-        train_word2vec(_TokenSentences(data.vocab, train.tokens, train.offsets), 100, 1, seed=0)
+        train_word2vec(data.vocab, train, 100, 1, seed=0)
         seconds = time.perf_counter() - start
         results["word2vec_s_per_epoch"] = round(seconds, 1)
         print(f"word2vec CBOW, 1 epoch over the {len(train)} training notes: {seconds:.1f} s")

@@ -12,7 +12,7 @@ import sys
 
 import numpy as np
 
-from jlan_tf.data.prepared import _TokenSentences, load_prepared, train_word2vec
+from jlan_tf.data.prepared import load_prepared, train_word2vec
 
 
 def main(argv=None) -> int:
@@ -26,12 +26,12 @@ def main(argv=None) -> int:
     print(f"{args.prepared}: {len(train.tokens):,} training tokens, {len(data.vocab):,} words")
     pairs = np.random.default_rng(0).integers(0, len(data.vocab) - 2, (2, 2000))
     for epochs in args.epochs:
-        wv = train_word2vec(_TokenSentences(data.vocab, train.tokens, train.offsets), data.embeddings.shape[1],
-                            epochs, seed=0).wv
-        unit = wv.vectors / np.linalg.norm(wv.vectors, axis=1, keepdims=True)
+        wv = train_word2vec(data.vocab, train, data.embeddings.shape[1], epochs, seed=0).wv
+        norms = np.linalg.norm(wv.vectors, axis=1)
+        unit = wv.vectors / norms[:, None]
         cosine = float(np.mean(np.sum(unit[pairs[0]] * unit[pairs[1]], axis=1)))
         near = ", ".join(f"{w} {c:.3f}" for w, c in wv.most_similar(args.word, topn=4)) if args.word in wv else "-"
-        print(f"{epochs:3d} epochs: median norm {np.median(np.linalg.norm(wv.vectors, axis=1)):.2f}  "
+        print(f"{epochs:3d} epochs: median norm {np.median(norms):.2f}  "
               f"mean cosine of random pairs {cosine:.3f}  nearest to {args.word!r}: {near}")
     return 0
 

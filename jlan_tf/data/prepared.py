@@ -129,13 +129,14 @@ def word2vec_epochs_for(train_tokens: int, vocab_size: int) -> int:
     return int(min(50, max(5, math.ceil(WORD2VEC_SIGHTINGS * vocab_size / max(train_tokens, 1)))))
 
 
-def train_word2vec(documents: Iterable[Sequence[str]], dim: int, epochs: int, seed: int, workers: int = 1):
-    """gensim CBOW vectors; one worker keeps them identical from run to run."""
+def train_word2vec(vocab: Vocabulary, split: Split, dim: int, epochs: int, seed: int, workers: int = 1):
+    """gensim CBOW vectors over a split's documents; one worker keeps them identical from run
+    to run."""
     from gensim.models import Word2Vec
 
     return Word2Vec(
-        sentences=documents, vector_size=dim, window=5, min_count=0, sg=0, workers=workers,
-        epochs=epochs, seed=seed, hashfxn=_stable_hash, sorted_vocab=True,
+        sentences=_TokenSentences(vocab, split.tokens, split.offsets), vector_size=dim, window=5, min_count=0, sg=0,
+        workers=workers, epochs=epochs, seed=seed, hashfxn=_stable_hash, sorted_vocab=True,
     )
 
 
@@ -308,7 +309,7 @@ def _embeddings(vocab: Vocabulary, train: Split, dim: int, epochs: int, seed: in
     embeddings[0] = 0.0
     if epochs > 0:
         log.info("training word2vec (CBOW, %d dims, %d epochs) on the training split", dim, epochs)
-        w2v = train_word2vec(_TokenSentences(vocab, train.tokens, train.offsets), dim, epochs, seed)
+        w2v = train_word2vec(vocab, train, dim, epochs, seed)
         for i, token in enumerate(vocab.tokens[1:], 1):
             if token in w2v.wv.key_to_index:
                 embeddings[i] = w2v.wv[token]
