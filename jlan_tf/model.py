@@ -16,7 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from jlan_tf.config import ModelConfig
-from jlan_tf.layers import DualAttention, JointFusion, LabelWiseOutput, ResidualConv1D
+from jlan_tf.layers import DualAttention, FastLSTM, JointFusion, LabelWiseOutput, ResidualConv1D
 from jlan_tf.tokenization import UNK_ID
 from jlan_tf.truncation import drop_rate, per_entry_bce, truncation_mask
 
@@ -131,7 +131,9 @@ def build_jlan(config: ModelConfig, embeddings: np.ndarray, num_labels: int,
     x = keras.layers.Dropout(config.embedding_dropout, name="embedding_dropout")(x)
     for block in range(config.residual_blocks):
         x = ResidualConv1D(config.conv_filters, config.kernel_size, name=f"residual_conv_{block}")(x)
-    h = keras.layers.Bidirectional(keras.layers.LSTM(config.lstm_units, return_sequences=True),
+    # FastLSTM: keras.layers.LSTM's weights and results, a faster loop on CPU (named "lstm" so
+    # the weight paths are those of Bidirectional(LSTM)).
+    h = keras.layers.Bidirectional(FastLSTM(config.lstm_units, return_sequences=True, name="lstm"),
                                    name="bilstm")(x)                             # (B, T, 2k)
     attention = DualAttention(num_labels, config.attention_dim, config.label_queries, description_dim=dim,
                               name="dual_attention")

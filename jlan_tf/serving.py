@@ -33,6 +33,7 @@ import keras
 import tensorflow as tf
 
 import jlan_tf.model  # noqa: F401  (registers the custom classes for load_model)
+from jlan_tf.layers import FastLSTM
 from jlan_tf.tokenization import PAD_ID, UNK_ID
 
 log = logging.getLogger(__name__)
@@ -148,6 +149,18 @@ def with_fused_lstm(model: keras.Model) -> keras.Model:
     return keras.models.clone_model(model, clone_function=replace)
 
 
+def portable(model: keras.Model) -> keras.Model:
+    """Makes the model's recurrent layers trace to plain TensorFlow ops on any device: no cuDNN
+    kernel (an export made where a GPU is visible must serve on a CPU-only TF Serving) and no
+    XLA-compiled loops (TF Serving builds need not include XLA). Returns the same model."""
+    for layer in model._flatten_layers():
+        if isinstance(layer, keras.layers.LSTM):
+            layer.use_cudnn = False
+        if isinstance(layer, FastLSTM):
+            layer.jit_loops = False
+    return model
+
+
 def next_version(folder: Path) -> int:
     versions = [int(p.name) for p in folder.iterdir() if p.name.isdigit()] if folder.exists() else []
     return max(versions, default=0) + 1
@@ -186,7 +199,7 @@ def export_run(run_dir: str | Path, out: str | Path | None = None, version: int 
     if target.exists():
         raise FileExistsError(f"{target}: that version exists")
     out.mkdir(parents=True, exist_ok=True)
-    model = keras.models.load_model(run_dir / "model.keras")
+    model = portable(keras.models.load_model(run_dir / "model.keras"))
     max_tokens = json.loads((run_dir / "tokenizer.json").read_text())["max_tokens"]
     tmp = Path(tempfile.mkdtemp(prefix=f".{version}.", dir=out))
     try:

@@ -74,6 +74,30 @@ def test_tensorflow_alone_serves_the_same_probabilities(exported):
     assert served["top_codes"][0][0] == codes[top].split("\t")[0]
 
 
+def _op_types(saved_model_dir: Path) -> set[str]:
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    proto = saved_model_pb2.SavedModel.FromString((saved_model_dir / "saved_model.pb").read_bytes())
+    graph = proto.meta_graphs[0].graph_def
+    nodes = list(graph.node) + [n for f in graph.library.function for n in f.node_def]
+    compiled = {n.name for n in nodes if n.attr["_XlaMustCompile"].b}
+    return {n.op for n in nodes} | ({"<XLA-compiled>"} if compiled else set())
+
+
+def test_export_is_device_portable_and_serves_an_empty_note_in_a_batch(exported):
+    # The recurrent layers trace to plain ops: no cuDNN kernel (which has no CPU kernel, so a
+    # model exported where a GPU is visible would fail on a CPU-only TF Serving) and no XLA.
+    _, path = exported
+    ops = _op_types(path)
+    assert "While" in ops or "StatelessWhile" in ops, sorted(ops)
+    assert not {op for op in ops if "Cudnn" in op or "Xla" in op or op == "<XLA-compiled>"}, sorted(ops)
+    # An all-padding row (an empty note) beside a real one: finite scores for both.
+    out = tf.saved_model.load(str(path)).signatures["serving_default"](text=tf.constant(["", NOTES[0], "!!"]))
+    probabilities = out["probabilities"].numpy()
+    assert np.isfinite(probabilities).all() and probabilities.shape[0] == 3
+    np.testing.assert_allclose(probabilities[0], probabilities[2], atol=1e-6)  # both have no tokens
+
+
 def test_saved_model_cli_lists_both_signatures(exported):
     _, path = exported
     result = subprocess.run([sys.executable, "-m", "tensorflow.python.tools.saved_model_cli", "show", "--dir",

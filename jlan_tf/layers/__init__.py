@@ -1,8 +1,9 @@
 """JLAN's custom Keras layers, one per module."""
 
 from jlan_tf.layers.dual_attention import DualAttention
+from jlan_tf.layers.fast_lstm import FastLSTM
 from jlan_tf.layers.joint_fusion import FUSION_MODES, JointFusion
 from jlan_tf.layers.label_wise_output import LabelWiseOutput
 from jlan_tf.layers.residual_conv1d import ResidualConv1D
 
-__all__ = ["DualAttention", "FUSION_MODES", "JointFusion", "LabelWiseOutput", "ResidualConv1D"]
+__all__ = ["DualAttention", "FastLSTM", "FUSION_MODES", "JointFusion", "LabelWiseOutput", "ResidualConv1D"]
