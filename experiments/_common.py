@@ -19,7 +19,7 @@ import train as train_script
 # Small defaults, per dataset; override with --set. Synthetic: one to three minutes a run on
 # 2 CPU cores. CodiEsp (396 training notes): about five minutes; JLAN needs ~15 epochs there.
 SMALL = {"synthetic": ["data.synthetic_docs=2000", "data.synthetic_mean_tokens=200", "train.epochs=4"],
-         "codiesp": ["train.epochs=15"]}
+         "codiesp": ["train.epochs=20", "train.patience=4", "train.select_on=map"]}  # until dev MAP stops improving
 TABLE_METRICS = ("micro_f1", "macro_f1", "macro_f1_per_label", "micro_auc", "macro_auc", "p_at_5", "map")
 
 
@@ -28,7 +28,10 @@ def parse_args(argv, description: str, name: str) -> argparse.Namespace:
     p.add_argument("--dataset", default="synthetic", help="as for train.py (default: synthetic)")
     p.add_argument("--data-dir")
     p.add_argument("--top-codes", type=int)
-    p.add_argument("--seeds", type=int, default=2, help="model seeds per variant")
+    p.add_argument("--seeds", type=int, default=5, help="model seeds per variant (at least 5 for a claim)")
+    p.add_argument("--variants", help="comma-separated subset of the variants (default: all)")
+    p.add_argument("--only-seeds", help="comma-separated seeds to run now (e.g. to split the runs over two "
+                                        "processes); the tables cover the runs found for seeds 0..SEEDS-1")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="applied to every run, after the small defaults")
     p.add_argument("--full", action="store_true", help="no small defaults: the paper's settings")
@@ -58,20 +61,83 @@ def run(args, variant: str, overrides: list[str], seed: int) -> dict:
         argv += ["--top-codes", str(args.top_codes)] if args.top_codes else []
     if train_script.main(argv) != 0:
         raise SystemExit(f"run {run_dir} failed")
-    return json.loads((run_dir / "metrics.json").read_text())
+    return _read_run(run_dir)
+
+
+def _read_run(run_dir: Path) -> dict:
+    """metrics.json plus ``epoch_limit`` (the run's train.epochs) from config.json."""
+    result = json.loads((run_dir / "metrics.json").read_text())
+    result["epoch_limit"] = json.loads((run_dir / "config.json").read_text())["train"]["epochs"]
+    return result
 
 
 def run_all(args, variants: dict[str, list[str]]) -> dict[str, list[dict]]:
-    return {name: [run(args, name, overrides, seed) for seed in range(args.seeds)] for name, overrides in variants.items()}
+    """Seed by seed (every variant of seed 0, then of seed 1, ...), so a sweep stopped early
+    still holds paired runs of every variant."""
+    if args.variants:
+        unknown = set(args.variants.split(",")) - set(variants)
+        if unknown:
+            raise SystemExit(f"unknown variants {sorted(unknown)}; known: {', '.join(variants)}")
+        variants = {k: v for k, v in variants.items() if k in args.variants.split(",")}
+    results = {name: [] for name in variants}
+    seeds = [int(s) for s in args.only_seeds.split(",")] if args.only_seeds else range(args.seeds)
+    for seed in seeds:
+        for name, overrides in variants.items():
+            results[name].append(run(args, name, overrides, seed))
+    return results
 
 
-def sweep(argv, description: str, name: str, variants: dict[str, list[str]], what: str):
-    """The common shape of a sweep: parse the arguments, run every variant, write OUT/table.*
-    and the bar chart OUT/<name>.png. Returns (args, results) for scripts that add figures."""
+def paired_difference(a: list[float], b: list[float]) -> tuple[float, float, float]:
+    """Mean of the paired differences a - b (same seeds) and its 95 % t-interval."""
+    from scipy import stats
+
+    diffs = [x - y for x, y in zip(a, b)]
+    mean = statistics.fmean(diffs)
+    if len(diffs) < 2:
+        return mean, float("nan"), float("nan")
+    half = stats.t.ppf(0.975, len(diffs) - 1) * statistics.stdev(diffs) / len(diffs) ** 0.5
+    return mean, mean - half, mean + half
+
+
+def write_paired_table(results: dict[str, list[dict]], out: Path, reference: str, block: str = "test",
+                       metrics: tuple[str, ...] = TABLE_METRICS) -> str:
+    """Markdown (OUT/paired_BLOCK.md): per variant, runs, how many stopped at their epoch
+    limit, and per metric the mean ± sd and the paired difference to ``reference`` with its
+    95 % interval (seed i of each variant is paired with seed i of the reference)."""
+    ref = results[reference]
+    lines = [f"Paired against **{reference}** ({block}): mean ± sd over seeds; below it, the mean paired "
+             f"difference [95 % t-interval]. *at limit*: runs that reached train.epochs without early stopping.", "",
+             "| variant | runs | at limit | " + " | ".join(metrics) + " |", "|---" * (len(metrics) + 3) + "|"]
+    for name, runs in results.items():
+        n = min(len(runs), len(ref))
+        at_limit = sum(len(r["epochs"]) >= r.get("epoch_limit", 10**9) for r in runs)
+        cells = []
+        for m in metrics:
+            mean, sd = mean_std([r[block][m] for r in runs])
+            cell = f"{mean:.3f} ± {sd:.3f}"
+            if name != reference and n:
+                d, lo, hi = paired_difference([r[block][m] for r in runs[:n]], [r[block][m] for r in ref[:n]])
+                cell += f"<br>{d:+.3f} [{lo:+.3f}, {hi:+.3f}]"
+            cells.append(cell)
+        lines.append(f"| {name} | {len(runs)} | {at_limit} | " + " | ".join(cells) + " |")
+    markdown = "\n".join(lines) + "\n"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"paired_{block}.md").write_text(markdown)
+    return markdown
+
+
+def sweep(argv, description: str, name: str, variants: dict[str, list[str]], what: str, reference: str | None = None):
+    """The common shape of a sweep: parse the arguments, run every variant, write OUT/table.*,
+    the paired tables against ``reference`` (default: the first variant) on dev and test
+    (choose on dev, report test), and the bar chart OUT/<name>.png. Returns (args, results)
+    for scripts that add figures."""
     args = parse_args(argv, description, name)
     results = run_all(args, variants)
     out = Path(args.out)
     print(write_table(results, out))
+    reference = reference if reference in results else next(iter(results))
+    for block in ("dev", "test"):
+        print(write_paired_table(results, out, reference, block))
     bar_chart(results, out / f"{name}.png", title=f"{what} on {args.dataset} (test)")
     tensorboard_curves(results, out / "tensorboard")
     return args, results

@@ -1,8 +1,12 @@
 """The paper's ablation (its figure 6) and convergence curves (figures 7 and 8).
 
 Variants: label attention only (L), self-attention only (S), both summed without learned
-weights (L+S), joint fusion (J), and joint fusion with the truncation loss (J+D); each over
---seeds model seeds. Writes OUT/table.{md,csv} (test metrics, mean ± std), OUT/ablation.png,
+weights (L+S), joint fusion (J), and joint fusion with the truncation loss (J+D), as the paper
+has them; and the forms that give the two ideas a fair chance (issue 12): J2 = joint fusion
+scaled to equal L+S at initialisation with per-label gate biases, J2+D = J2 with the paper's
+truncation loss, J2+D* = J2 with the reworked denoising (relative ranking, burn-in, lower
+D_max, stochastic rounding). Each over --seeds model seeds (default 5); OUT/paired_{dev,test}.md
+hold the paired differences to L+S with their 95 % intervals. Writes OUT/table.{md,csv} (test metrics, mean ± std), OUT/ablation.png,
 OUT/convergence_fusion.png (J vs L+S), OUT/convergence_truncation.png (J+D vs J) and the
 curves of every variant for TensorBoard under OUT/tensorboard.
 
@@ -23,14 +27,23 @@ VARIANTS = {
     "L+S": ["model.fusion=sum", "train.d_max=0"],
     "J": ["model.fusion=joint", "train.d_max=0"],
     "J+D": ["model.fusion=joint", "train.d_max=0.15"],
+    "J2": ["model.fusion=joint", "model.fusion_scale=2", "model.fusion_label_bias=true", "train.d_max=0"],
+    "J2+D": ["model.fusion=joint", "model.fusion_scale=2", "model.fusion_label_bias=true", "train.d_max=0.15"],
+    "J2+D*": ["model.fusion=joint", "model.fusion_scale=2", "model.fusion_label_bias=true", "train.d_max=0.1",
+              "train.drop_rank=relative", "train.burn_in_epochs=4", "train.warmup_epochs=2",
+              "train.drop_rounding=stochastic"],
 }
 
 
 def main(argv=None) -> int:
-    args, results = sweep(argv, __doc__, "ablation", VARIANTS, "Ablation")
+    args, results = sweep(argv, __doc__, "ablation", VARIANTS, "Ablation", reference="L+S")
     out = Path(args.out)
-    curves(results, ["L+S", "J"], out / "convergence_fusion.png", "With and without joint fusion")
-    curves(results, ["J", "J+D"], out / "convergence_truncation.png", "With and without the truncation loss")
+    for names, file, title in ((["L+S", "J", "J2"], "convergence_fusion.png", "With and without joint fusion"),
+                               (["J", "J+D", "J2", "J2+D", "J2+D*"], "convergence_truncation.png",
+                                "With and without the truncation loss")):
+        names = [n for n in names if n in results]
+        if names:
+            curves(results, names, out / file, title)
     return 0
 
 

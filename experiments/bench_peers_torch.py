@@ -11,13 +11,14 @@ published sizes, trained with Adam on random token ids exactly like experiments/
 Needs PyTorch, which is not a dependency of jlan_tf: `pip install torch` (on this project's
 machines `pip install torch==2.13.0` takes the CPU build on disk).
 
-    python experiments/bench_peers_torch.py --tokens 512 --labels 50 --batch 16 [--json]
+    python experiments/bench_peers_torch.py --tokens 512 --labels 50 --batch 16 [--what train|infer] [--json]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import resource
 import statistics
 import sys
 import time
@@ -87,6 +88,20 @@ def docs_per_s(model: nn.Module, ids, y, steps: int, repeats: int) -> float:
     return statistics.median(rates)
 
 
+def infer_docs_per_s(model: nn.Module, ids, steps: int, repeats: int) -> float:
+    model.eval()
+    with torch.no_grad():
+        for _ in range(2):
+            torch.sigmoid(model(ids))
+        rates = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            for _ in range(steps):
+                torch.sigmoid(model(ids))
+            rates.append(steps * len(ids) / (time.perf_counter() - start))
+    return statistics.median(rates)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tokens", type=int, default=512)
@@ -95,6 +110,7 @@ def main(argv=None) -> int:
     parser.add_argument("--vocab", type=int, default=50_000)
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--what", choices=["train", "infer"], default="train")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     torch.manual_seed(0)
@@ -103,8 +119,11 @@ def main(argv=None) -> int:
     result = {"tokens": args.tokens, "labels": args.labels, "batch": args.batch,
               "torch": torch.__version__, "threads": torch.get_num_threads()}
     for name, cls in (("caml", CAML), ("laat", LAAT)):
-        result[f"{name}_train_docs_per_s"] = round(docs_per_s(cls(args.vocab, args.labels), ids, y,
-                                                              args.steps, args.repeats), 2)
+        model = cls(args.vocab, args.labels)
+        rate = docs_per_s(model, ids, y, args.steps, args.repeats) if args.what == "train" else \
+            infer_docs_per_s(model, ids, args.steps, args.repeats)
+        result[f"{name}_{args.what}_docs_per_s"] = round(rate, 2)
+    result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     print(json.dumps(result) if args.json else
           "  ".join(f"{k} {v}" for k, v in result.items()))
     return 0

@@ -10,6 +10,10 @@ vocabulary of 100-d vectors; precision follows `--precision` (auto: mixed_float1
 float32 on CPU). With --json, prints one JSON line: `train_docs_per_s` or
 `infer_docs_per_s`, `peak_rss_mb`, and the shapes and device it ran on.
 
+`--compare` (train or infer) then runs experiments/bench_peers_torch.py with the same shapes
+and protocol, right after, in a fresh process, and prints JLAN's rate divided by LAAT's
+(needs PyTorch: see that script); peak memory of each is printed beside its figure.
+
 `--what serve` exports the model as the TF Serving SavedModel (jlan_tf.serving.export_run),
 loads it with TensorFlow and reports the `serving_default` latency for one note of
 `--tokens` words (p50/p95 over `--requests` calls) and the batched throughput (notes/s in
@@ -106,6 +110,7 @@ def main(argv=None) -> int:
     parser.add_argument("--precision", default="auto")
     parser.add_argument("--set", action="append", default=[], metavar="model.KEY=VALUE")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--compare", action="store_true", help="also run the PyTorch peers, print the ratio")
     args = parser.parse_args(argv)
 
     config = Config().apply_overrides(args.set)
@@ -131,12 +136,34 @@ def main(argv=None) -> int:
     result = {f"{args.what}_docs_per_s": round(rate, 2), "peak_rss_mb": round(peak_mb),
               "tokens": args.tokens, "labels": args.labels, "batch": args.batch,
               "precision": precision, "device": device}
+    if args.compare:
+        result.update(compare_with_laat(args, rate))
     if args.json:
         print(json.dumps(result))
     else:
         print(f"{args.what}: {rate:.1f} documents/s  (tokens {args.tokens}, labels {args.labels}, batch {args.batch}, "
               f"{precision}, {device}); peak RSS {peak_mb:.0f} MB")
+        if args.compare:
+            print(f"LAAT (PyTorch): {result['laat_docs_per_s']:.1f} documents/s; peak RSS {result['laat_peak_rss_mb']} MB"
+                  f"\nJLAN / LAAT: {result['ratio_to_laat']:.2f}x")
     return 0
+
+
+def compare_with_laat(args, rate: float) -> dict:
+    """Runs bench_peers_torch.py with the same shapes right after, in a fresh process."""
+    import subprocess
+    from pathlib import Path
+
+    script = Path(__file__).with_name("bench_peers_torch.py")
+    command = [sys.executable, str(script), "--what", args.what, "--tokens", str(args.tokens), "--labels",
+               str(args.labels), "--batch", str(args.batch), "--vocab", str(args.vocab), "--steps", str(args.steps),
+               "--repeats", str(args.repeats), "--json"]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"bench_peers_torch.py failed (is PyTorch installed?): {done.stderr.strip()[-500:]}")
+    peers = json.loads(done.stdout.strip().splitlines()[-1])
+    laat = peers[f"laat_{args.what}_docs_per_s"]
+    return {"laat_docs_per_s": laat, "laat_peak_rss_mb": peers["peak_rss_mb"], "ratio_to_laat": round(rate / laat, 3)}
 
 
 if __name__ == "__main__":

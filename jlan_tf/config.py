@@ -36,6 +36,8 @@ class ModelConfig:
     attention_dim: int = 200        # d
     label_queries: str = "description"  # or "trainable"
     fusion: str = "joint"           # joint | sum | self_only | label_only | concat
+    fusion_scale: float = 1.0       # joint: V = scale * (a' M_s + b' M_l); 2 = the plain sum at initialisation
+    fusion_label_bias: bool = False  # joint: per-label gate biases (the paper: one per view)
     output_hidden_dim: int = 256    # shared dense before the label-wise layer; 0 = none
     prior_bias: bool = True         # output biases start at the log-odds of each code's frequency
     precision: str = "auto"         # auto (mixed_float16 on GPU, float32 on CPU) | float32 | mixed_float16
@@ -46,12 +48,19 @@ class TrainConfig:
     epochs: int = 20
     learning_rate: float = 1e-3
     d_max: float = 0.15             # the paper's "truncation loss"; 0 = plain BCE
-    warmup_epochs: float = 2.0      # the drop rate reaches d_max after this many epochs
-    stop_epoch: float = 0.0         # > 0: stop dropping from this epoch on
+    warmup_epochs: float = 2.0      # the drop rate ramps from 0 to d_max over this many epochs
+    burn_in_epochs: float = 0.0     # no dropping before this epoch; the ramp starts here
+    stop_epoch: float = 0.0         # > 0: stop dropping from this epoch on (an end phase of plain BCE)
+    drop_rank: str = "loss"         # loss (the paper) | relative (loss minus the code's running mean)
+    drop_rounding: str = "ceil"     # ceil (the paper) | floor | stochastic
     patience: int = 5               # early stopping on dev micro-F1
     min_epochs: int = 0             # early stopping never stops before this epoch (small, noisy dev sets)
+    select_on: str = "micro_f1"     # the dev metric of early stopping: micro_f1 | map | micro_f1_tuned
+    clip_norm: float = 0.0          # > 0: clip the global gradient norm
     seed: int = 0
     jit_compile: bool = False       # measured slower on CPU
+    strategy: str = "auto"          # auto (mirrored when several GPUs are visible) | one | mirrored
+    steps_per_execution: int = 1    # training steps per call into the compiled graph (fewer host round trips on GPU)
 
 
 @dataclasses.dataclass

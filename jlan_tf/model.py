@@ -18,7 +18,8 @@ import tensorflow as tf
 from jlan_tf.config import ModelConfig
 from jlan_tf.layers import DualAttention, FastLSTM, JointFusion, LabelWiseOutput, ResidualConv1D
 from jlan_tf.tokenization import UNK_ID
-from jlan_tf.truncation import drop_rate, per_entry_bce, truncation_mask
+from jlan_tf.truncation import (BAND_NAMES, RANKS, ROUNDINGS, PositiveLossMean, band_shares, drop_rate,
+                                per_entry_bce, truncation_mask)
 
 log = logging.getLogger(__name__)
 
@@ -31,36 +32,82 @@ def set_precision(precision: str = "auto") -> str:
     return precision
 
 
+class _BandMean(keras.metrics.Metric):
+    """Per label-frequency band, sum(values * weights) / sum(weights) over the epoch."""
+
+    def __init__(self, name, bands: list[int]):
+        super().__init__(name=name)
+        self.bands = tf.constant(bands, tf.int32)
+        self.total = self.add_variable((len(BAND_NAMES),), "zeros", name="total")
+        self.count = self.add_variable((len(BAND_NAMES),), "zeros", name="count")
+
+    def update_state(self, values, weights):
+        total, count = band_shares(values, weights, self.bands, len(BAND_NAMES))
+        self.total.assign_add(total)
+        self.count.assign_add(count)
+
+    def result(self):
+        return self.total / tf.maximum(self.count, 1.0)
+
+    def logs(self) -> dict:
+        result = self.result()
+        return {f"{self.name}_{band}": result[i] for i, band in enumerate(BAND_NAMES)}
+
+
 @keras.saving.register_keras_serializable(package="jlan_tf")
 class JLANModel(keras.Model):
     """A functional model with JLAN's training step (truncated BCE) and a plain-BCE test step.
 
     Args:
         d_max: float. Largest share of positive entries dropped per batch (0 = plain BCE).
-        warmup_steps: int. Steps until the drop rate reaches ``d_max``.
+        warmup_steps: int. Steps of the ramp from 0 to ``d_max`` (after the burn-in).
         stop_step: int or None. Step from which nothing is dropped any more.
+        burn_in_steps: int. Steps before dropping starts.
+        drop_rank: "loss" (the paper) or "relative" (loss minus the code's running mean
+            positive loss); see ``jlan_tf.truncation``.
+        drop_rounding: "ceil" (the paper), "floor" or "stochastic".
+        label_bands: per label, its training-frequency band (0 rare, 1 medium, 2 frequent);
+            with it the step logs, per band, the share of positives dropped
+            (``dropped_share_*``) and the mean self-attention weight of joint fusion
+            (``alpha_*``).
     """
 
-    def __init__(self, *args, d_max=0.15, warmup_steps=1000, stop_step=None, **kwargs):
+    def __init__(self, *args, d_max=0.15, warmup_steps=1000, stop_step=None, burn_in_steps=0, drop_rank="loss",
+                 drop_rounding="ceil", label_bands=None, **kwargs):
         super().__init__(*args, **kwargs)
+        if drop_rank not in RANKS or drop_rounding not in ROUNDINGS:
+            raise ValueError(f"drop_rank must be one of {RANKS} and drop_rounding one of {ROUNDINGS}, "
+                             f"got {drop_rank!r} and {drop_rounding!r}")
         self.d_max, self.warmup_steps, self.stop_step = d_max, warmup_steps, stop_step
+        self.burn_in_steps, self.drop_rank, self.drop_rounding = burn_in_steps, drop_rank, drop_rounding
+        self.label_bands = None if label_bands is None else [int(b) for b in label_bands]
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.dropped_tracker = keras.metrics.Sum(name="dropped")
         self.mask_hits = keras.metrics.Sum(name="mask_hits")      # dropped entries that were noise
         self.noisy_positives = keras.metrics.Sum(name="noisy_positives")
+        self.band_metrics = [] if self.label_bands is None else \
+            [_BandMean("dropped_share", self.label_bands), _BandMean("alpha", self.label_bands)]
+        self.positive_loss_mean = None
+        if drop_rank == "relative":
+            num_labels = self.get_layer("output").num_labels
+            variable = self.add_weight(name="positive_loss_mean", shape=(2, num_labels), initializer="zeros",
+                                       trainable=False)
+            self.positive_loss_mean = PositiveLossMean(variable)
 
     @property
     def metrics(self):
-        return [self.loss_tracker, self.dropped_tracker, self.mask_hits, self.noisy_positives]
+        return [self.loss_tracker, self.dropped_tracker, self.mask_hits, self.noisy_positives, *self.band_metrics]
 
     def train_step(self, data):
         x, y = data[0], data[1]  # (x, y) or (x, y, sample_weight)
         labels = y["labels"]
-        rate = drop_rate(self.optimizer.iterations, self.d_max, self.warmup_steps, self.stop_step)
+        step = self.optimizer.iterations
+        rate = drop_rate(step, self.d_max, self.warmup_steps, self.stop_step, self.burn_in_steps)
         with tf.GradientTape() as tape:
-            logits = self(x, training=True)["logits"]
-            loss_matrix = per_entry_bce(labels, logits)                      # (B, L)
-            keep = truncation_mask(loss_matrix, labels, rate)                # (B, L), no gradient
+            outputs = self(x, training=True)
+            loss_matrix = per_entry_bce(labels, outputs["logits"])           # (B, L)
+            rank_by = None if self.positive_loss_mean is None else self.positive_loss_mean.relative(loss_matrix)
+            keep = truncation_mask(loss_matrix, labels, rate, rank_by, self.drop_rounding, step)  # no gradient
             kept_here = tf.reduce_sum(keep)
             # The mean over kept entries of the global batch: gradients of the replicas add up.
             kept_all = tf.distribute.get_replica_context().all_reduce("sum", kept_here)
@@ -68,12 +115,20 @@ class JLANModel(keras.Model):
             scaled_loss = self.optimizer.scale_loss(loss)                    # loss scaling under mixed_float16
         gradients = tape.gradient(scaled_loss, self.trainable_variables)
         self.optimizer.apply(gradients, self.trainable_variables)
+        if self.positive_loss_mean is not None:
+            self.positive_loss_mean.update(loss_matrix, labels)
 
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         self.loss_tracker.update_state(loss * replicas)
         dropped = tf.cast(tf.size(keep), tf.float32) - kept_here
         self.dropped_tracker.update_state(dropped)
         logs = {"loss": self.loss_tracker.result(), "drop_rate": rate, "dropped": self.dropped_tracker.result()}
+        if self.band_metrics:
+            positive = tf.cast(labels > 0.5, tf.float32)
+            dropped_share, alpha = self.band_metrics
+            dropped_share.update_state(1.0 - keep, positive)
+            alpha.update_state(outputs["fusion_weights"][..., 0], tf.ones_like(positive))
+            logs.update(dropped_share.logs(), **alpha.logs())
         if "clean_labels" in y:  # noise = coded but not truly there; does the mask catch it?
             noisy = tf.cast(labels > 0.5, tf.float32) * tf.cast(y["clean_labels"] < 0.5, tf.float32)
             self.mask_hits.update_state(tf.reduce_sum(noisy * (1.0 - keep)))
@@ -94,7 +149,8 @@ class JLANModel(keras.Model):
 
     def get_config(self):
         return {**super().get_config(), "d_max": self.d_max, "warmup_steps": self.warmup_steps,
-                "stop_step": self.stop_step}
+                "stop_step": self.stop_step, "burn_in_steps": self.burn_in_steps, "drop_rank": self.drop_rank,
+                "drop_rounding": self.drop_rounding, "label_bands": self.label_bands}
 
 
 def description_embeddings(descriptions: list[np.ndarray], embeddings: np.ndarray) -> np.ndarray:
@@ -111,7 +167,7 @@ def description_embeddings(descriptions: list[np.ndarray], embeddings: np.ndarra
 def build_jlan(config: ModelConfig, embeddings: np.ndarray, num_labels: int,
                descriptions: list[np.ndarray] | None = None, d_max: float = 0.15,
                warmup_steps: int = 1000, stop_step: int | None = None,
-               label_priors: np.ndarray | None = None) -> JLANModel:
+               label_priors: np.ndarray | None = None, **denoising) -> JLANModel:
     """JLAN with the functional API.
 
     Args:
@@ -123,6 +179,7 @@ def build_jlan(config: ModelConfig, embeddings: np.ndarray, num_labels: int,
         label_priors: per label, its frequency in the training split; with
             ``config.prior_bias`` the output biases start at their log-odds, so training does
             not spend its first hundreds of steps learning how common each code is.
+        **denoising: the other arguments of ``JLANModel`` (burn-in, ranking, rounding, bands).
     """
     vocab_size, dim = embeddings.shape
     tokens = keras.Input(shape=(None,), dtype="int32", name="tokens")
@@ -138,12 +195,13 @@ def build_jlan(config: ModelConfig, embeddings: np.ndarray, num_labels: int,
     attention = DualAttention(num_labels, config.attention_dim, config.label_queries, description_dim=dim,
                               name="dual_attention")
     m_self, m_label, a_self, a_label = attention(h)                              # (B, L, 2k), (B, L, T)
-    v, fusion_weights = JointFusion(config.fusion, dtype="float32", name="joint_fusion")((m_self, m_label))
+    v, fusion_weights = JointFusion(config.fusion, scale=config.fusion_scale, label_bias=config.fusion_label_bias,
+                                  dtype="float32", name="joint_fusion")((m_self, m_label))
     logits = LabelWiseOutput(num_labels, config.output_hidden_dim, dtype="float32", name="output")(v)  # (B, L)
     outputs = {"logits": logits, "self_attention": a_self, "label_attention": a_label,
                "fusion_weights": fusion_weights}
     model = JLANModel(inputs={"tokens": tokens}, outputs=outputs, name="jlan",
-                      d_max=d_max, warmup_steps=warmup_steps, stop_step=stop_step)
+                      d_max=d_max, warmup_steps=warmup_steps, stop_step=stop_step, **denoising)
     # Assigned, not a Constant initializer: that would copy the matrix into the JSON config.
     embedding.embeddings.assign(embeddings)
     if config.prior_bias and label_priors is not None:

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from jlan_tf import metrics as metric_fns
 from jlan_tf.config import Config
@@ -35,6 +36,7 @@ from jlan_tf.data.pipeline import eval_order, make_dataset
 from jlan_tf.data.prepared import PreparedDataset
 from jlan_tf.model import build_jlan, set_precision
 from jlan_tf.tokenization import tokenize
+from jlan_tf.truncation import frequency_bands
 
 log = logging.getLogger(__name__)
 # Bucketed datasets have no known length; Keras warns about it at every epoch's end.
@@ -47,7 +49,9 @@ class NonFiniteLoss(RuntimeError):
 
 class _DevEvaluation(keras.callbacks.Callback):
     """Puts dev metrics (as ``val_*``) and the learning rate into the epoch logs, before
-    TensorBoard writes them; stops at once on a non-finite training loss."""
+    TensorBoard writes them. A non-finite training loss is caught on the epoch's mean loss,
+    not per batch: reading the loss on the host after every batch would stall a GPU (and a
+    NaN in any batch makes the epoch's mean NaN)."""
 
     def __init__(self, data: PreparedDataset, batch_size: int):
         super().__init__()
@@ -55,16 +59,14 @@ class _DevEvaluation(keras.callbacks.Callback):
         self.latest: dict | None = None  # the last epoch's dev metrics
         self.bad_step: int | None = None
 
-    def on_train_batch_end(self, batch, logs=None):
+    def on_epoch_end(self, epoch, logs=None):
         if logs and not math.isfinite(float(logs["loss"])):
             self.bad_step = int(self.model.optimizer.iterations.numpy())
-            self.model.stop_training = True
-
-    def on_epoch_end(self, epoch, logs=None):
-        if self.bad_step is not None:
             return
         scores, y_true = predict_split(self.model, self.data, "dev", self.batch_size)
         dev = self.latest = metric_fns.all_metrics(y_true, scores)
+        dev["micro_f1_tuned"] = metric_fns.micro_scores(
+            y_true, metric_fns.binarize(scores, metric_fns.tune_threshold(y_true, scores)))[2]
         logs.update({f"val_{k}": v for k, v in dev.items() if k in TENSORBOARD_METRICS})
         logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
 
@@ -88,6 +90,20 @@ def _reseed_dropout(model: keras.Model, seed: int, epoch: int) -> None:
             generator.state.assign(np.array([seed * 100_003 + epoch * 1_009 + i, 0], generator.state.dtype))
 
 
+STRATEGIES = ("auto", "one", "mirrored")
+
+
+def make_strategy(name: str) -> tf.distribute.Strategy:
+    """``train.strategy``: ``one`` (the default strategy: one device), ``mirrored``
+    (``MirroredStrategy`` over every visible GPU; the batch is split between them and the
+    gradients all-reduced), ``auto`` (mirrored when more than one GPU is visible, else one)."""
+    if name not in STRATEGIES:
+        raise ValueError(f"train.strategy must be one of {STRATEGIES}, got {name!r}")
+    if name == "auto":
+        name = "mirrored" if len(tf.config.list_logical_devices("GPU")) > 1 else "one"
+    return tf.distribute.MirroredStrategy() if name == "mirrored" else tf.distribute.get_strategy()
+
+
 def steps_per_epoch(data: PreparedDataset, batch_size: int) -> int:
     return max(1, math.ceil(len(data.splits["train"]) / batch_size))
 
@@ -95,14 +111,30 @@ def steps_per_epoch(data: PreparedDataset, batch_size: int) -> int:
 def new_model(data: PreparedDataset, config: Config):
     steps = steps_per_epoch(data, config.data.batch_size)
     descriptions = [data.vocab.encode(tokenize(d)) for d in data.descriptions]
+    t = config.train
     model = build_jlan(
-        config.model, data.embeddings, data.num_labels, descriptions, d_max=config.train.d_max,
-        warmup_steps=max(1, round(config.train.warmup_epochs * steps)),
-        stop_step=round(config.train.stop_epoch * steps) if config.train.stop_epoch > 0 else None,
+        config.model, data.embeddings, data.num_labels, descriptions, d_max=t.d_max,
+        warmup_steps=max(1, round(t.warmup_epochs * steps)),
+        stop_step=round(t.stop_epoch * steps) if t.stop_epoch > 0 else None,
         label_priors=data.train_counts / max(1, len(data.splits["train"])),
+        burn_in_steps=round(t.burn_in_epochs * steps), drop_rank=t.drop_rank, drop_rounding=t.drop_rounding,
+        label_bands=frequency_bands(data.train_counts),
     )
-    model.compile(optimizer=keras.optimizers.Adam(config.train.learning_rate), jit_compile=config.train.jit_compile)
+    optimizer = keras.optimizers.Adam(t.learning_rate, global_clipnorm=t.clip_norm if t.clip_norm > 0 else None)
+    model.compile(optimizer=optimizer, jit_compile=t.jit_compile, steps_per_execution=t.steps_per_execution)
     return model
+
+
+SELECT_ON = {"micro_f1": ("micro_f1", "map"), "map": ("map", "micro_f1"),
+             "micro_f1_tuned": ("micro_f1_tuned", "map")}
+
+
+def selection_key(dev: dict, select_on: str) -> list[float]:
+    """What early stopping maximises: the chosen dev metric, ties broken by the second one
+    (micro-F1 sits at 0 while no score reaches 0.5 yet; MAP breaks those ties)."""
+    if select_on not in SELECT_ON:
+        raise ValueError(f"train.select_on must be one of {sorted(SELECT_ON)}, got {select_on!r}")
+    return [dev[k] for k in SELECT_ON[select_on]]
 
 
 def train(data: PreparedDataset, config: Config, run_dir: Path, data_source: str, verbose: int = 1) -> dict:
@@ -113,15 +145,18 @@ def train(data: PreparedDataset, config: Config, run_dir: Path, data_source: str
     state_path, last_path, best_path = run_dir / "state.json", checkpoints / "last.keras", checkpoints / "best.weights.h5"
     precision = set_precision(config.model.precision)
     keras.utils.set_random_seed(config.train.seed)
-    if state_path.exists():
-        state = json.loads(state_path.read_text())
-        model = keras.models.load_model(last_path)
-        log.info("resuming %s after epoch %d", run_dir, state["epoch"])
-    else:
-        config.save(run_dir / "config.json")
-        state = {"epoch": 0, "best_micro_f1": -1.0, "best_map": -1.0, "best_epoch": 0, "bad_epochs": 0, "epochs": []}
-        model = new_model(data, config)
-    log.info("precision %s; %d training documents, %d labels", precision, len(data.splits["train"]), data.num_labels)
+    strategy = make_strategy(config.train.strategy)
+    with strategy.scope():
+        if state_path.exists():
+            state = json.loads(state_path.read_text())
+            model = keras.models.load_model(last_path)
+            log.info("resuming %s after epoch %d", run_dir, state["epoch"])
+        else:
+            config.save(run_dir / "config.json")
+            state = {"epoch": 0, "best_key": [-1.0, -1.0], "best_epoch": 0, "bad_epochs": 0, "epochs": []}
+            model = new_model(data, config)
+    log.info("precision %s; %d replica(s); %d training documents, %d labels", precision,
+             strategy.num_replicas_in_sync, len(data.splits["train"]), data.num_labels)
 
     evaluation = _DevEvaluation(data, config.data.eval_batch_size)
     tensorboard = keras.callbacks.TensorBoard(str(run_dir / "logs"), update_freq=50)
@@ -134,23 +169,23 @@ def train(data: PreparedDataset, config: Config, run_dir: Path, data_source: str
         history = model.fit(train_ds, initial_epoch=epoch, epochs=epoch + 1, verbose=verbose, shuffle=False,
                             callbacks=[evaluation, tensorboard])
         if evaluation.bad_step is not None:
-            raise NonFiniteLoss(f"the training loss became NaN or infinite at step {evaluation.bad_step} "
-                                f"(epoch {epoch + 1}); try a lower train.learning_rate")
+            raise NonFiniteLoss(f"the training loss became NaN or infinite in epoch {epoch + 1} (by step "
+                                f"{evaluation.bad_step}); try a lower train.learning_rate or set train.clip_norm")
         dev = evaluation.latest
         train_logs = {k: float(v[-1]) for k, v in history.history.items() if not k.startswith("val_")}
         state["epochs"].append({"epoch": epoch + 1, "seconds": round(time.perf_counter() - start, 1),
                                 "train": train_logs, "dev": dev})
-        # Dev micro-F1 decides; MAP breaks ties (micro-F1 sits at 0 while no score reaches 0.5 yet).
-        if (dev["micro_f1"], dev["map"]) > (state["best_micro_f1"], state["best_map"]):
-            state.update(best_micro_f1=dev["micro_f1"], best_map=dev["map"], best_epoch=epoch + 1, bad_epochs=0)
+        key = selection_key(dev, config.train.select_on)
+        if key > state["best_key"]:
+            state.update(best_key=key, best_epoch=epoch + 1, bad_epochs=0)
             model.save_weights(best_path)
         else:
             state["bad_epochs"] += 1
         state["epoch"] = epoch + 1
         model.save(last_path)  # first the checkpoint, then the state that points past it
         _write_json(state_path, state)
-        log.info("epoch %d: dev micro-F1 %.4f (best %.4f at epoch %d)", epoch + 1, dev["micro_f1"],
-                 state["best_micro_f1"], state["best_epoch"])
+        log.info("epoch %d: dev %s %.4f (best %.4f at epoch %d)", epoch + 1, config.train.select_on, key[0],
+                 state["best_key"][0], state["best_epoch"])
 
     if best_path.exists():
         model.load_weights(best_path)  # early stopping keeps the best epoch's weights

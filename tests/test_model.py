@@ -77,6 +77,37 @@ def test_train_step_logs_drop_rate_and_mask_quality():
     assert 0.0 <= logs["mask_precision"][-1] <= 1.0 and 0.0 <= logs["mask_recall"][-1] <= 1.0
 
 
+@pytest.mark.parametrize("rank", ["loss", "relative"])
+def test_train_step_loss_is_the_mean_over_kept_entries_and_drops_the_right_positives(rank):
+    # Learning rate 0: the weights never move, so the step's loss can be recomputed exactly.
+    model = tiny_model(d_max=0.5, warmup_steps=1, drop_rank=rank, label_bands=[0, 0, 1, 2, 2])
+    model.compile(optimizer=keras.optimizers.SGD(0.0))
+    x, y = tiny_batch(batch=6, seed=3)
+    first = model.train_on_batch(x, y, return_dict=True)     # step 0: rate 0, plain BCE
+    logits = model(x, training=True)["logits"].numpy().astype(np.float64)
+    labels = y["labels"].numpy()
+    loss = np.maximum(logits, 0) - logits * labels + np.log1p(np.exp(-np.abs(logits)))
+    assert first["dropped"] == 0 and first["loss"] == pytest.approx(loss.mean(), rel=1e-5)
+
+    logs = model.train_on_batch(x, y, return_dict=True)      # step 1: rate 0.5
+    positives = np.flatnonzero(labels.ravel() > 0.5)
+    n_drop = int(np.ceil(0.5 * len(positives)))
+    score = loss.ravel()
+    if rank == "relative":  # the running mean of each code's positive loss (step 0 set it)
+        score = (loss - ((loss * labels).sum(0) / labels.sum(0).clip(1))[None, :]).ravel()
+    dropped = positives[np.argsort(-score[positives], kind="stable")[:n_drop]]
+    keep = np.ones(loss.size)
+    keep[dropped] = 0
+    assert logs["dropped"] == n_drop and logs["drop_rate"] == pytest.approx(0.5)
+    assert logs["loss"] == pytest.approx((loss.ravel() * keep).sum() / keep.sum(), rel=1e-5)
+    # The per-band share of dropped positives is logged for TensorBoard.
+    bands = np.array([0, 0, 1, 2, 2])
+    for b, name in enumerate(["rare", "medium", "frequent"]):
+        in_band = (labels > 0.5) & (bands[None, :] == b)
+        expected = (keep.reshape(labels.shape)[in_band] == 0).mean() if in_band.any() else 0.0
+        assert logs[f"dropped_share_{name}"] == pytest.approx(expected, abs=1e-6)
+
+
 def test_keras_save_and_reload_gives_identical_predictions(tmp_path):
     model = tiny_model(d_max=0.1, warmup_steps=7, stop_step=30)
     model.compile(optimizer=keras.optimizers.Adam(1e-3))

@@ -2,7 +2,7 @@ import numpy as np
 import tensorflow as tf
 
 from jlan_tf.data import load_prepared
-from jlan_tf.data.pipeline import eval_order, make_dataset
+from jlan_tf.data.pipeline import eval_order, make_dataset, training_order
 
 
 def test_element_spec(small_synthetic):
@@ -28,11 +28,32 @@ def test_training_batches_cover_split_once_and_are_bucketed(small_synthetic):
     assert padding < 0.5 * worst_case  # bucketing pads far less than padding all to the max
 
 
-def test_training_order_depends_on_seed_and_epoch_only(small_synthetic):
+def test_training_batches_hold_every_document_once_and_are_full(small_synthetic):
     data = load_prepared(small_synthetic)
-    first = lambda **kw: next(iter(make_dataset(data, "train", 8, training=True, **kw)))[0]["tokens"].numpy()
-    np.testing.assert_array_equal(first(epoch=1), first(epoch=1))
-    assert first(epoch=1).shape != first(epoch=2).shape or (first(epoch=1) != first(epoch=2)).any()
+    split = data.splits["train"]
+    documents = [tuple(split.tokens[split.offsets[i]:split.offsets[i + 1]]) for i in range(len(split))]
+    seen, sizes = [], []
+    for x, y in make_dataset(data, "train", batch_size=16, training=True, epoch=3, seed=5):
+        sizes.append(len(x["tokens"]))
+        for row, labels in zip(x["tokens"].numpy(), y["labels"].numpy()):
+            seen.append(tuple(row[row > 0]))
+            i = documents.index(seen[-1])
+            np.testing.assert_array_equal(labels, split.multi_hot(50)[i])  # labels travel with their note
+    assert sorted(seen) == sorted(documents)  # document by document: none missing, none twice
+    assert sizes[:-1] == [16] * (len(sizes) - 1) and len(sizes) == -(-len(split) // 16)  # ceil(n / batch) steps
+
+
+def test_training_order_windows_are_sorted_and_order_depends_on_seed_and_epoch_only():
+    lengths = np.random.default_rng(0).integers(1, 500, 100)
+    order = training_order(lengths, batch_size=4, epoch=1, seed=0, sort_window=5)
+    assert sorted(order) == list(range(100))
+    for b in range(25):  # inside every batch the lengths are sorted (each window is)
+        batch = lengths[order[4 * b:4 * b + 4]]
+        assert (np.diff(batch) >= 0).all()
+    same = training_order(lengths, 4, epoch=1, seed=0, sort_window=5)
+    np.testing.assert_array_equal(order, same)
+    assert (order != training_order(lengths, 4, epoch=2, seed=0, sort_window=5)).any()
+    assert (order != training_order(lengths, 4, epoch=1, seed=1, sort_window=5)).any()
 
 
 def test_eval_batches_follow_eval_order(small_synthetic):

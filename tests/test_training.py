@@ -50,12 +50,16 @@ def test_early_stopping_and_min_epochs(small_synthetic, tmp_path):
     assert len(waited["epochs"]) == 3 and waited["best_epoch"] == 1
 
 
-def test_resume_equals_an_uninterrupted_run_and_seed_repeats(small_synthetic, tmp_path):
+def test_resume_equals_an_uninterrupted_run_and_seed_repeats(small_synthetic, tmp_path, caplog):
     data = load_prepared(small_synthetic)
     straight = train(data, tiny_config("train.epochs=2"), tmp_path / "a", "synthetic", verbose=0)
     again = train(data, tiny_config("train.epochs=2"), tmp_path / "b", "synthetic", verbose=0)
-    train(data, tiny_config("train.epochs=1"), tmp_path / "c", "synthetic", verbose=0)  # "crashes" after epoch 1
+    first = train(data, tiny_config("train.epochs=1"), tmp_path / "c", "synthetic", verbose=0)  # "crashes" after epoch 1
+    caplog.set_level("INFO", logger="jlan_tf.training")
     resumed = train(data, tiny_config("train.epochs=2"), tmp_path / "c", "synthetic", verbose=0)
+    # It resumed rather than retrained: it says so, and epoch 1's record (wall time included) is untouched.
+    assert any("resuming" in r.getMessage() and "after epoch 1" in r.getMessage() for r in caplog.records)
+    assert resumed["epochs"][0] == first["epochs"][0] and len(resumed["epochs"]) == 2
     for other in (again, resumed):
         assert other["test"] == pytest.approx(straight["test"], abs=1e-6)
         assert [e["train"]["loss"] for e in other["epochs"]] == pytest.approx(
@@ -64,8 +68,32 @@ def test_resume_equals_an_uninterrupted_run_and_seed_repeats(small_synthetic, tm
 
 def test_non_finite_loss_stops_with_a_clear_error(small_synthetic, tmp_path):
     data = load_prepared(small_synthetic)
-    with pytest.raises(NonFiniteLoss, match="NaN or infinite at step"):
+    with pytest.raises(NonFiniteLoss, match="NaN or infinite in epoch 1"):
         train(data, tiny_config("train.epochs=1", "train.learning_rate=inf"), tmp_path / "r", "synthetic", verbose=0)
+
+
+def test_select_on_map_and_clip_norm(small_synthetic, tmp_path):
+    from jlan_tf.training import selection_key
+
+    dev = {"micro_f1": 0.2, "map": 0.5, "micro_f1_tuned": 0.4}
+    assert selection_key(dev, "map") == [0.5, 0.2] and selection_key(dev, "micro_f1") == [0.2, 0.5]
+    assert selection_key(dev, "micro_f1_tuned") == [0.4, 0.5]
+    with pytest.raises(ValueError, match="select_on"):
+        selection_key(dev, "auc")
+    data = load_prepared(small_synthetic)
+    result = train(data, tiny_config("train.epochs=3", "train.select_on=map", "train.clip_norm=1.0"),
+                   tmp_path / "r", "synthetic", verbose=0)
+    maps = [e["dev"]["map"] for e in result["epochs"]]
+    assert result["best_epoch"] == 1 + int(np.argmax(maps))  # the epoch of the best dev MAP
+    assert {"micro_f1_tuned"} <= set(result["epochs"][0]["dev"])
+
+
+def test_strategy_setting():
+    from jlan_tf.training import make_strategy
+
+    assert make_strategy("one").num_replicas_in_sync == 1 and make_strategy("auto").num_replicas_in_sync == 1
+    with pytest.raises(ValueError, match="train.strategy"):
+        make_strategy("tpu")
 
 
 @pytest.mark.slow

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from jlan_tf.truncation import drop_rate, per_entry_bce, truncation_mask
+from jlan_tf.truncation import PositiveLossMean, drop_rate, frequency_bands, per_entry_bce, truncation_mask
 
 
 def test_schedule_values():
@@ -44,3 +44,60 @@ def test_dropped_entries_get_zero_gradient_and_rate_zero_is_plain_bce():
     plain = tf.reduce_mean(tf.keras.losses.binary_crossentropy(labels[..., None], tf.sigmoid(logits)[..., None]))
     keep0 = truncation_mask(loss, labels, 0.0)
     assert float(tf.reduce_sum(loss * keep0) / tf.reduce_sum(keep0)) == pytest.approx(float(plain), rel=1e-5)
+
+
+def test_burn_in_delays_the_ramp_and_stop_ends_it():
+    at = lambda step: float(drop_rate(step, d_max=0.1, warmup_steps=10, stop_step=50, burn_in_steps=20))
+    assert at(0) == 0.0 and at(20) == 0.0
+    assert at(25) == pytest.approx(0.05) and at(30) == pytest.approx(0.1) and at(49) == pytest.approx(0.1)
+    assert at(50) == 0.0
+
+
+@pytest.mark.parametrize("rounding,expected", [("ceil", 1), ("floor", 0)])
+def test_rounding_of_the_number_dropped(rounding, expected):
+    labels = tf.constant([[1.0, 1.0, 1.0, 0.0]])
+    loss = tf.constant([[0.1, 0.9, 0.5, 3.0]])
+    keep = truncation_mask(loss, labels, 0.1, rounding=rounding).numpy()  # 0.1 * 3 positives = 0.3
+    assert (keep == 0).sum() == expected
+    if expected:
+        assert keep[0, 1] == 0  # the largest-loss positive, never the negative with loss 3.0
+
+
+def test_stochastic_rounding_drops_rate_times_positives_on_average_and_repeats_per_step():
+    labels = tf.constant([[1.0] * 3 + [0.0]])
+    loss = tf.constant([[0.1, 0.9, 0.5, 3.0]])
+    drops = [int((truncation_mask(loss, labels, 0.1, rounding="stochastic", step=s).numpy() == 0).sum())
+             for s in range(400)]
+    assert set(drops) == {0, 1}
+    assert np.mean(drops) == pytest.approx(0.3, abs=0.07)
+    again = [int((truncation_mask(loss, labels, 0.1, rounding="stochastic", step=s).numpy() == 0).sum())
+             for s in range(400)]
+    assert drops == again
+
+
+def test_relative_ranking_drops_the_positive_unusual_for_its_code_not_the_rare_code():
+    # Code 0 is rare: its positives all have a high loss (2.0 on average). Code 1 is common
+    # (average 0.2), but one of its positives has loss 1.5: far above its code's mean.
+    means = tf.Variable([[2.0, 0.2], [1.0, 1.0]])
+    relative = PositiveLossMean(means)
+    labels = tf.constant([[1.0, 1.0], [0.0, 1.0]])
+    loss = tf.constant([[2.1, 0.2], [0.0, 1.5]])
+    by_loss = truncation_mask(loss, labels, 0.34).numpy()            # ceil(0.34 * 3 positives) = 2 dropped
+    by_relative = truncation_mask(loss, labels, 0.3, relative.relative(loss)).numpy()  # ceil(0.9) = 1
+    assert by_relative[1, 1] == 0 and by_relative[0, 0] == 1          # the unusual positive of code 1
+    assert truncation_mask(loss, labels, 0.3).numpy()[0, 0] == 0     # by raw loss: the rare code's positive
+    assert by_loss.sum() == 4 - 2
+
+
+def test_positive_loss_mean_updates_only_codes_present():
+    variable = tf.Variable(tf.zeros((2, 3)))
+    means = PositiveLossMean(variable, momentum=0.5)
+    means.update(tf.constant([[1.0, 2.0, 9.0], [3.0, 0.0, 9.0]]), tf.constant([[1.0, 1.0, 0.0], [1.0, 0.0, 0.0]]))
+    np.testing.assert_allclose(variable.numpy(), [[2.0, 2.0, 0.0], [1.0, 1.0, 0.0]])  # first batch sets the mean
+    means.update(tf.constant([[4.0, 0.0, 0.0]]), tf.constant([[1.0, 0.0, 0.0]]))
+    np.testing.assert_allclose(variable.numpy(), [[3.0, 2.0, 0.0], [1.0, 1.0, 0.0]])  # EMA: 0.5 * 2 + 0.5 * 4
+
+
+def test_frequency_bands_split_labels_into_thirds_by_training_count():
+    assert frequency_bands([50, 1, 7, 3, 100, 20]) == [2, 0, 1, 0, 2, 1]
+    assert frequency_bands([]) == []

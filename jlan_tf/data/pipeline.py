@@ -7,7 +7,11 @@ Element spec (``B`` batch, ``T`` the longest note in the batch, ``L`` labels)::
       "clean_labels": float32 (B, L)})              # only when the source knows the noise
 
 Training batches are shuffled (seeded: pass ``epoch`` so every epoch, and a resumed run,
-sees a known order) and bucketed by length so little is padded. Evaluation batches keep a
+sees a known order) and grouped by length so little is padded: the shuffled documents are
+cut into windows of ``batch_size * sort_window``, each window sorted by length and split into
+batches, and the batches shuffled. Every batch is full but at most one (the last window's
+remainder), so an epoch is exactly ``ceil(n / batch_size)`` steps and no step trains on one
+or two documents (``bucket_by_sequence_length`` left one small remainder batch per bucket). Evaluation batches keep a
 fixed order, sorted by length; ``eval_order`` gives the permutation back to document order.
 The split is held in memory as one ragged tensor (the prepared arrays), so it needs no
 ``cache()``; multi-hot labels are built per batch, which keeps memory small for 9k labels.
@@ -26,16 +30,28 @@ def eval_order(split: Split) -> np.ndarray:
     return np.argsort(split.lengths, kind="stable")
 
 
-def _bucket_boundaries(lengths: np.ndarray, num_buckets: int) -> list[int]:
-    quantiles = np.quantile(lengths, np.linspace(0, 1, num_buckets + 1)[1:-1]) if len(lengths) else []
-    return sorted({int(q) + 1 for q in quantiles})
+def training_order(lengths: np.ndarray, batch_size: int, epoch: int, seed: int, sort_window: int = 8) -> np.ndarray:
+    """Document indices in training order: consecutive runs of ``batch_size`` are the batches,
+    all full but possibly the last."""
+    rng = np.random.default_rng([seed, epoch])
+    order = rng.permutation(len(lengths))
+    window = batch_size * sort_window
+    batches = []
+    for start in range(0, len(order), window):
+        chunk = order[start:start + window]
+        chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
+        batches += [chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size)]
+    full = [b for b in batches if len(b) == batch_size]
+    partial = [b for b in batches if len(b) < batch_size]
+    full = [full[i] for i in rng.permutation(len(full))]
+    return np.concatenate(full + partial) if batches else order
 
 
 def make_dataset(data: PreparedDataset, split: str, batch_size: int, training: bool = False,
-                 epoch: int = 0, seed: int = 0, num_buckets: int = 8) -> tf.data.Dataset:
+                 epoch: int = 0, seed: int = 0, sort_window: int = 8) -> tf.data.Dataset:
     part = data.splits[split]
     num_labels = data.num_labels
-    order = np.random.default_rng([seed, epoch]).permutation(len(part)) if training else eval_order(part)
+    order = training_order(part.lengths, batch_size, epoch, seed, sort_window) if training else eval_order(part)
 
     def ragged(flat: np.ndarray, offsets: np.ndarray) -> tf.RaggedTensor:
         values = tf.RaggedTensor.from_row_splits(flat, offsets, validate=False)
@@ -54,12 +70,4 @@ def make_dataset(data: PreparedDataset, split: str, batch_size: int, training: b
         return {"tokens": element["tokens"]}, targets
 
     ds = ds.map(to_model, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    if training:
-        boundaries = _bucket_boundaries(part.lengths, num_buckets)
-        ds = ds.bucket_by_sequence_length(
-            lambda x, y: tf.shape(x["tokens"])[0], bucket_boundaries=boundaries,
-            bucket_batch_sizes=[batch_size] * (len(boundaries) + 1), pad_to_bucket_boundary=False,
-        )
-    else:
-        ds = ds.padded_batch(batch_size)
-    return ds.prefetch(tf.data.AUTOTUNE)
+    return ds.padded_batch(batch_size).prefetch(tf.data.AUTOTUNE)

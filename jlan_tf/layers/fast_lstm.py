@@ -26,6 +26,9 @@ class FastLSTM(keras.layers.LSTM):
     op and serves on a CPU-only TensorFlow. Other configurations (dropout, recurrent
     dropout, other activations, no bias, unroll) fall back to Keras' own loop.
 
+    On Keras' paths (cuDNN, fallbacks) a row that is all padding gets its first step
+    unmasked, since cuDNN rejects sequences of length 0.
+
     Masking: padding must sit at the end of each row (what `Embedding(mask_zero=True)`
     gives when id 0 is only used for padding, as in this project). Outputs at padded steps
     are 0 (Keras' `zero_output_for_mask`); a row that is all padding gives zeros. With
@@ -50,6 +53,8 @@ class FastLSTM(keras.layers.LSTM):
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
         if not self._loop_applies(training):
+            if mask is not None and not isinstance(mask, (list, tuple)):
+                mask = _no_empty_rows(mask)
             return super().inner_loop(sequences, initial_state, mask, training=training)
         if isinstance(mask, (list, tuple)):
             mask = mask[0]
@@ -80,6 +85,15 @@ class FastLSTM(keras.layers.LSTM):
             return False
         cudnn = self.use_cudnn is True or (self.use_cudnn == "auto" and tf.config.list_logical_devices("GPU"))
         return not cudnn
+
+
+def _no_empty_rows(mask):
+    """cuDNN rejects a sequence of length 0 (an empty note in a batch): such a row gets its
+    first step unmasked. Its output is meaningless either way; the attention that follows
+    masks every position of an empty row."""
+    empty = tf.logical_not(tf.reduce_any(mask, axis=1, keepdims=True))                    # (B, 1)
+    first = tf.concat([tf.ones_like(mask[:, :1]), tf.zeros_like(mask[:, 1:])], axis=1)  # (B, T)
+    return tf.logical_or(mask, tf.logical_and(empty, first))
 
 
 def lstm_sequence(z, m, recurrent, h0, c0, jit: bool = True):

@@ -68,3 +68,13 @@ def test_checkpoints_load_into_keras_lstm(tmp_path):
     plain = build(keras.layers.LSTM(5, return_sequences=True, name="lstm"))
     plain.load_weights(tmp_path / "w.weights.h5")
     np.testing.assert_allclose(plain(x, mask=mask).numpy(), fast(x, mask=mask).numpy(), atol=1e-5)
+
+
+def test_keras_paths_get_no_empty_rows():
+    from jlan_tf.layers.fast_lstm import _no_empty_rows
+
+    mask = tf.constant([[True, True, False], [False, False, False]])
+    np.testing.assert_array_equal(_no_empty_rows(mask).numpy(), [[True, True, False], [True, False, False]])
+    x, mask = _data(batch=4)  # row 3 is all padding; dropout sends it down Keras' own loop
+    out = FastLSTM(3, dropout=0.1, return_sequences=True)(x, mask=mask, training=True)
+    assert np.isfinite(out.numpy()).all()

@@ -15,8 +15,18 @@ class JointFusion(keras.layers.Layer):
     (`V = M_s`), `label_only` (`V = M_l`) and `concat` (`V = [M_s; M_l]`).
     Build it with `dtype="float32"` under mixed precision: the fusion is computed in float32.
 
+    Two options for `joint`, off by default (the paper's form): `scale` multiplies `V`
+    (`scale=2` makes `V = 2 (alpha' M_s + beta' M_l)`, which equals the plain sum `M_s + M_l`
+    while the gate is still at `alpha' = 0.5`, as it is for hundreds of steps after
+    initialisation: the paper's form starts as *half* the sum, a smaller input to the same
+    output layer); `label_bias` gives each label its own gate biases `b_3`, `b_4` instead of
+    one scalar per view (the paper motivates the gate by rare codes, which one shared bias
+    cannot favour).
+
     Args:
         mode: string. One of `joint`, `sum`, `self_only`, `label_only`, `concat`.
+        scale: float. Factor on `V` for `joint` (default 1: the paper).
+        label_bias: bool. Per-label gate biases for `joint` (default False: the paper).
         **kwargs: other keyword arguments for `keras.layers.Layer`.
 
     Call arguments:
@@ -36,19 +46,20 @@ class JointFusion(keras.layers.Layer):
     Reference: Li, Zhang et al., BMC Bioinformatics 22:590, 2021, section "Joint learning".
     """
 
-    def __init__(self, mode="joint", **kwargs):
+    def __init__(self, mode="joint", scale=1.0, label_bias=False, **kwargs):
         super().__init__(**kwargs)
         if mode not in FUSION_MODES:
             raise ValueError(f"mode must be one of {FUSION_MODES}, got {mode!r}")
-        self.mode = mode
+        self.mode, self.scale, self.label_bias = mode, float(scale), bool(label_bias)
 
     def build(self, input_shape):
-        hidden = input_shape[0][-1]
+        labels, hidden = input_shape[0][-2], input_shape[0][-1]
         if self.mode == "joint":
+            bias_shape = (labels, 1) if self.label_bias else (1,)
             self.w_self = self.add_weight(name="w_self", shape=(hidden, 1), initializer="glorot_uniform")
-            self.b_self = self.add_weight(name="b_self", shape=(1,), initializer="zeros")
+            self.b_self = self.add_weight(name="b_self", shape=bias_shape, initializer="zeros")
             self.w_label = self.add_weight(name="w_label", shape=(hidden, 1), initializer="glorot_uniform")
-            self.b_label = self.add_weight(name="b_label", shape=(1,), initializer="zeros")
+            self.b_label = self.add_weight(name="b_label", shape=bias_shape, initializer="zeros")
 
     def call(self, inputs):
         m_self, m_label = inputs
@@ -57,7 +68,8 @@ class JointFusion(keras.layers.Layer):
             alpha = ops.sigmoid(ops.matmul(m_self, self.w_self) + self.b_self)     # (B, l, 1)
             beta = ops.sigmoid(ops.matmul(m_label, self.w_label) + self.b_label)
             alpha = alpha / (alpha + beta)
-            return alpha * m_self + (1.0 - alpha) * m_label, ops.concatenate([alpha, 1.0 - alpha], -1)
+            v = alpha * m_self + (1.0 - alpha) * m_label
+            return (v if self.scale == 1.0 else self.scale * v), ops.concatenate([alpha, 1.0 - alpha], -1)
         if self.mode == "sum":
             return m_self + m_label, ops.concatenate([ones, ones], -1)
         if self.mode == "self_only":
@@ -72,5 +84,5 @@ class JointFusion(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(mode=self.mode)
+        config.update(mode=self.mode, scale=self.scale, label_bias=self.label_bias)
         return config
