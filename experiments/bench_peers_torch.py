@@ -102,6 +102,16 @@ def infer_docs_per_s(model: nn.Module, ids, steps: int, repeats: int) -> float:
     return statistics.median(rates)
 
 
+def peak_rss_mb() -> int:
+    """This process's peak resident memory. VmHWM where Linux has it: ru_maxrss survives exec,
+    so a process started by another (benchmark.py --compare) would report its parent's peak."""
+    try:
+        with open("/proc/self/status") as status:
+            return round(next(int(line.split()[1]) for line in status if line.startswith("VmHWM")) / 1024)
+    except (OSError, StopIteration):
+        return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tokens", type=int, default=512)
@@ -123,7 +133,7 @@ def main(argv=None) -> int:
         rate = docs_per_s(model, ids, y, args.steps, args.repeats) if args.what == "train" else \
             infer_docs_per_s(model, ids, args.steps, args.repeats)
         result[f"{name}_{args.what}_docs_per_s"] = round(rate, 2)
-    result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    result["peak_rss_mb"] = peak_rss_mb()
     print(json.dumps(result) if args.json else
           "  ".join(f"{k} {v}" for k, v in result.items()))
     return 0

@@ -71,7 +71,7 @@ class FastLSTM(keras.layers.LSTM):
         else:
             m = tf.cast(tf.transpose(mask), x.dtype)[..., None]             # (T, B, 1)
         h0, c0 = (tf.cast(s, x.dtype) for s in initial_state)
-        outputs, c = lstm_sequence(z, m, recurrent, h0, c0, jit=self.jit_loops)   # (T, B, U)
+        outputs, c = lstm_sequence(z, m, recurrent, h0, c0, jit=self.jit_loops, keep_for_gradient=bool(training))
         outputs = tf.transpose(outputs, [1, 0, 2])
         return outputs[:, -1], outputs, [outputs[:, -1], c]
 
@@ -96,7 +96,7 @@ def _no_empty_rows(mask):
     return tf.logical_or(mask, tf.logical_and(empty, first))
 
 
-def lstm_sequence(z, m, recurrent, h0, c0, jit: bool = True):
+def lstm_sequence(z, m, recurrent, h0, c0, jit: bool = True, keep_for_gradient: bool = True):
     """The LSTM recurrence over pre-projected inputs, with a hand-written gradient.
 
     Args:
@@ -109,6 +109,8 @@ def lstm_sequence(z, m, recurrent, h0, c0, jit: bool = True):
             TensorFlow's per-operation cost dominates a loop of small operations). The
             time axis is then padded to a multiple of ``JIT_TIME_MULTIPLE`` so that a few
             shapes are compiled, not one per batch length.
+        keep_for_gradient: keep, per step, what the backward pass needs (training). Without
+            it (inference) the loop does less; a gradient asked for anyway recomputes it.
 
     Returns:
         `(outputs (T, B, U), last cell state (B, U))`; outputs are 0 at padded steps.
@@ -118,17 +120,22 @@ def lstm_sequence(z, m, recurrent, h0, c0, jit: bool = True):
         pad = (-steps) % JIT_TIME_MULTIPLE
         z = tf.pad(z, [[0, pad], [0, 0], [0, 0]])
         m = tf.pad(m, [[0, pad], [0, 0], [0, 0]])
-    forward, backward = (_forward_jit, _backward_jit) if jit else (_forward, _backward)
+    forward, lean, backward = (_forward_jit, _lean_jit, _backward_jit) if jit else (_forward, _lean, _backward)
 
     @tf.custom_gradient
     def run(z, recurrent, h0, c0):
         # stop_gradient: the tape must not trace into the compiled loop; grad() below is its gradient.
-        hs, saved, c_last = forward(*(tf.stop_gradient(v) for v in (z, m, recurrent, h0, c0)))
+        inputs = [tf.stop_gradient(v) for v in (z, m, recurrent, h0, c0)]
+        if keep_for_gradient:
+            hs, saved, c_last = forward(*inputs)
+        else:
+            (hs, c_last), saved = lean(*inputs), None
 
         def grad(d_outputs, d_c_last):
+            saved_ = forward(*inputs)[1] if saved is None else saved
             units = tf.shape(recurrent)[0]
             d_c_last = tf.zeros_like(c0) if d_c_last is None else d_c_last
-            dz, dh0, dc0 = backward(d_outputs, saved, m, tf.transpose(recurrent), d_c_last)
+            dz, dh0, dc0 = backward(d_outputs, saved_, m, tf.transpose(recurrent), d_c_last)
             h_prev = tf.concat([h0[None], hs[:-1]], 0)
             d_recurrent = tf.matmul(tf.reshape(h_prev, [-1, units]), tf.reshape(dz, [-1, 4 * units]),
                                     transpose_a=True)
@@ -168,6 +175,22 @@ def _forward(z, m, recurrent, h0, c0):
     return outputs.stack(), saved.stack(), c_last
 
 
+def _lean(z, m, recurrent, h0, c0):
+    """The step loop for inference: outputs (T, B, U) and the last c, nothing kept."""
+    steps, units = tf.shape(z)[0], tf.shape(recurrent)[0]
+
+    def step(t, h, c, outputs):
+        zt = z[t] + tf.matmul(h, recurrent)
+        i, f, _, o = tf.split(tf.sigmoid(zt), 4, axis=-1)
+        c = (f * c + i * tf.tanh(zt[:, 2 * units:3 * units])) * m[t]
+        h = o * tf.tanh(c)
+        return t + 1, h, c, outputs.write(t, h)
+
+    _, _, c_last, outputs = tf.while_loop(lambda t, *_: t < steps, step,
+                                          (0, h0, c0, tf.TensorArray(z.dtype, size=steps)), maximum_iterations=steps)
+    return outputs.stack(), c_last
+
+
 def _backward(d_outputs, saved, m, recurrent_t, d_c_last):
     """Back through the steps: the gate gradients dz (T, B, 4U) and those of h0 and c0."""
     steps, units = tf.shape(saved)[0], tf.shape(recurrent_t)[1]
@@ -188,3 +211,4 @@ def _backward(d_outputs, saved, m, recurrent_t, d_c_last):
 
 _forward_jit = tf.function(_forward, jit_compile=True)
 _backward_jit = tf.function(_backward, jit_compile=True)
+_lean_jit = tf.function(_lean, jit_compile=True)

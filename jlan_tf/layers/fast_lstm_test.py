@@ -13,16 +13,17 @@ def _data(batch=5, steps=37, features=7):
     return x, tf.constant(np.arange(steps)[None] < lengths[:, None])
 
 
-def _outputs_and_gradients(layer, x, mask):
+def _outputs_and_gradients(layer, x, mask, training=None):
     with tf.GradientTape() as tape:
         tape.watch(x)
-        y = layer(x, mask=mask)
+        y = layer(x, mask=mask, training=training)
         loss = tf.reduce_sum(y * tf.sin(y + 1.0))  # a loss whose gradient differs per entry
     return y, tape.gradient(loss, [x] + layer.trainable_variables)
 
 
-@pytest.mark.parametrize("jit_loops", [True, False])
-def test_same_outputs_and_gradients_as_keras_bidirectional_lstm(jit_loops):
+@pytest.mark.parametrize("jit_loops,training", [(True, True), (False, True), (True, False)])
+def test_same_outputs_and_gradients_as_keras_bidirectional_lstm(jit_loops, training):
+    # training=False takes the inference loop (nothing kept); its gradient recomputes.
     x, mask = _data()
     reference = keras.layers.Bidirectional(keras.layers.LSTM(6, return_sequences=True, name="lstm"), name="bilstm")
     fast = keras.layers.Bidirectional(FastLSTM(6, return_sequences=True, jit_loops=jit_loops, name="lstm"),
@@ -33,7 +34,7 @@ def test_same_outputs_and_gradients_as_keras_bidirectional_lstm(jit_loops):
     assert fast.weights[0].path == "bilstm/forward_lstm/lstm_cell/kernel"
     fast.set_weights(reference.get_weights())
     y_ref, g_ref = _outputs_and_gradients(reference, x, mask)
-    y_fast, g_fast = _outputs_and_gradients(fast, x, mask)
+    y_fast, g_fast = _outputs_and_gradients(fast, x, mask, training)
     np.testing.assert_allclose(y_fast.numpy(), y_ref.numpy(), atol=1e-5)
     assert np.abs(y_fast.numpy()[3]).max() == 0 and np.abs(y_fast.numpy()[1, 20:]).max() == 0  # padding
     for name, a, b in zip(["x"] + [w.path for w in reference.trainable_variables], g_fast, g_ref):
