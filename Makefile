@@ -16,10 +16,10 @@ demo: install
 	$(BIN)/python experiments/train.py --dataset top50
 
 test: install
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -rs -m "not slow"
 
 test-all: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -rs
 
 bench: install
 	$(BIN)/python experiments/bench_data.py

@@ -16,15 +16,19 @@ def test_ablation_writes_table_and_figures(tmp_path, monkeypatch):
     import ablation
 
     monkeypatch.setenv("JLAN_DATA", str(tmp_path / "data"))
-    args = ["--seeds", "2", "--out", str(tmp_path / "out")] + [a for s in TOY for a in ("--set", s)]
+    args = ["--seeds", "2", "--variants", "L+S,J,J2+D*", "--out", str(tmp_path / "out")]
+    args += [a for s in TOY for a in ("--set", s)]
     assert ablation.main(args) == 0
     table = (tmp_path / "out" / "table.md").read_text()
-    assert all(f"| {v} | 2 |" in table for v in ("L", "S", "L+S", "J", "J+D"))
+    assert all(f"| {v} | 2 |" in table for v in ("L+S", "J", "J2+D*"))
+    paired = (tmp_path / "out" / "paired_dev.md").read_text()
+    assert "against **L+S**" in paired and "| J2+D* | 2 | 2 |" in paired  # 2 runs, both at the 2-epoch limit
+    assert (tmp_path / "out" / "paired_test.md").exists()
     for name in ("ablation.png", "convergence_fusion.png", "convergence_truncation.png", "table.csv"):
         assert (tmp_path / "out" / name).stat().st_size > 100
-    assert sorted(p.name for p in (tmp_path / "out" / "tensorboard").iterdir()) == ["J", "J+D", "L", "L+S", "S"]
+    assert sorted(p.name for p in (tmp_path / "out" / "tensorboard").iterdir()) == ["J", "J2+D*", "L+S"]
     runs = sorted(p.name for p in (tmp_path / "out" / "runs").iterdir())
-    assert len(runs) == 10 and "J+D-seed1" in runs
+    assert len(runs) == 6 and "J2+D*-seed1" in runs
     assert ablation.main(args) == 0  # finished runs are reused, not retrained
 
 
@@ -35,6 +39,20 @@ def test_table_mean_and_std(tmp_path):
     markdown = write_table(results, tmp_path, metrics=("micro_f1",))
     assert "| A | 2 | 0.600 ± 0.141 |" in markdown
     assert (tmp_path / "table.csv").read_text().splitlines()[1] == "A,2,0.600000,0.141421"
+
+
+def test_paired_difference_and_its_interval(tmp_path):
+    from _common import paired_difference, write_paired_table
+
+    mean, low, high = paired_difference([1.0, 2.0, 3.0], [0.0, 0.0, 0.0])
+    # differences 1, 2, 3: mean 2, sd 1, t(0.975, 2 df) = 4.3027 -> half-width 4.3027 / sqrt(3)
+    assert mean == pytest.approx(2.0) and high - mean == pytest.approx(4.302653 / 3 ** 0.5, rel=1e-5)
+    assert low == pytest.approx(2 * mean - high)
+    run = lambda f1, epochs: {"test": {"micro_f1": f1}, "epochs": [{}] * epochs, "epoch_limit": 3}
+    results = {"ref": [run(0.5, 3), run(0.6, 2)], "new": [run(0.6, 3), run(0.8, 3)]}
+    markdown = write_paired_table(results, tmp_path, "ref", metrics=("micro_f1",))
+    assert "| ref | 2 | 1 | 0.550 ± 0.071 |" in markdown  # one of the two runs reached the epoch limit
+    assert "| new | 2 | 2 | 0.700 ± 0.141<br>+0.150 [" in markdown  # paired differences 0.1 and 0.2
 
 
 def test_tensorboard_curves_are_the_mean_over_seeds(tmp_path):

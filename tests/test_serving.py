@@ -216,6 +216,8 @@ def test_html_page_renders_the_evidence_in_chromium(exported, tmp_path):
     artifacts = Path(os.environ.get("JLAN_ARTIFACTS", tmp_path))
     artifacts.mkdir(parents=True, exist_ok=True)
     shot = artifacts / "evidence_page.png"
-    subprocess.run([CHROMIUM, *flags, f"--screenshot={shot}", "--window-size=1000,700", page.as_uri()],
-                   capture_output=True, timeout=120)
+    shot.unlink(missing_ok=True)  # an old screenshot must not pass for this one
+    done = subprocess.run([CHROMIUM, *flags, f"--screenshot={shot}", "--window-size=1000,700", page.as_uri()],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
     assert shot.exists() and shot.stat().st_size > 5000  # a real picture, kept as an artifact

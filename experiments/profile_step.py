@@ -1,0 +1,97 @@
+"""Where one JLAN training step spends its time, on random token ids (CPU or GPU).
+
+    python experiments/profile_step.py [--tokens 512] [--batch 16] [--labels 50]
+
+Prints the time of one training step (median of --repeats runs of --steps steps) for the
+full model and for variants that remove one part, so each difference is that part's cost;
+and the BiLSTM alone (forward + backward) with Keras' LSTM and with FastLSTM, same weights.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from jlan_tf.config import Config  # noqa: E402
+from jlan_tf.layers import FastLSTM  # noqa: E402
+from jlan_tf.model import build_jlan  # noqa: E402
+
+VARIANTS = {  # name -> model overrides; the difference to "full" is the cost of what is removed
+    "full model": [],
+    "no residual block": ["model.residual_blocks=0"],
+    "no self-attention, no fusion (label_only)": ["model.fusion=label_only"],
+    "no output hidden layer": ["model.output_hidden_dim=0"],
+    "BiLSTM of 8 units (everything but the LSTM)": ["model.lstm_units=8"],
+}
+
+
+def timed(step, steps: int, repeats: int) -> float:
+    step(), step()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(steps):
+            result = step()
+        np.asarray(result)
+        times.append((time.perf_counter() - start) / steps)
+    return statistics.median(times)
+
+
+def bilstm_seconds(rnn, x, mask, steps, repeats) -> float:
+    layer = keras.layers.Bidirectional(rnn)
+    layer(x, mask=mask)
+
+    @tf.function
+    def step():
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = layer(x, mask=mask, training=True)
+            loss = tf.reduce_sum(y * y)
+        return tf.add_n([tf.reduce_sum(g) for g in tape.gradient(loss, [x] + layer.trainable_variables)])
+
+    return timed(step, steps, repeats)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tokens", type=int, default=512)
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--labels", type=int, default=50)
+    parser.add_argument("--vocab", type=int, default=50_000)
+    parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args(argv)
+    rng = np.random.default_rng(0)
+    embeddings = rng.normal(0, 0.1, (args.vocab, 100)).astype(np.float32)
+    descriptions = [rng.integers(2, args.vocab, 6) for _ in range(args.labels)]
+    x = {"tokens": tf.constant(rng.integers(2, args.vocab, (args.batch, args.tokens)), tf.int32)}
+    y = {"labels": tf.constant((rng.random((args.batch, args.labels)) < 0.1).astype(np.float32))}
+    device = "GPU" if tf.config.list_physical_devices("GPU") else f"CPU x{os.cpu_count()}"
+    print(f"one training step, {args.tokens} tokens, batch {args.batch}, {args.labels} labels, {device}:")
+    for name, overrides in VARIANTS.items():
+        keras.utils.set_random_seed(0)
+        model = build_jlan(Config().apply_overrides(overrides).model, embeddings, args.labels, descriptions,
+                           d_max=0.15, warmup_steps=10)
+        model.compile(optimizer=keras.optimizers.Adam(1e-3))
+        seconds = timed(lambda: model.train_on_batch(x, y, return_dict=True)["loss"], args.steps, args.repeats)
+        print(f"  {name:<45} {1000 * seconds:7.0f} ms")
+    h = tf.random.normal([args.batch, args.tokens, 100])
+    mask = tf.ones([args.batch, args.tokens], bool)
+    print("BiLSTM alone (256 units per direction, forward + backward):")
+    for name, rnn in (("keras.layers.LSTM", keras.layers.LSTM(256, return_sequences=True)),
+                      ("FastLSTM", FastLSTM(256, return_sequences=True))):
+        print(f"  {name:<45} {1000 * bilstm_seconds(rnn, h, mask, args.steps, args.repeats):7.0f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
