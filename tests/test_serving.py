@@ -119,6 +119,46 @@ def test_explain_outputs(exported):
     assert not attention[0, :, n_short:].any()  # no weight on the padding of the shorter note
 
 
+def test_explain_attention_is_the_fusion_weighted_mix_at_the_top_codes(exported):
+    import keras
+
+    run, path = exported
+    out = tf.saved_model.load(str(path)).signatures["explain"](text=tf.constant(NOTES))
+    model = keras.models.load_model(run / "model.keras")
+    vocab = Vocabulary.load(run / "vocab.txt")
+    ids = [vocab.encode(tokenize(n)) for n in NOTES]
+    batch = np.zeros((len(ids), out["tokens"].shape[1]), np.int32)
+    for row, i in enumerate(ids):
+        batch[row, :len(i)] = i
+    outputs = model({"tokens": batch}, training=False)
+    probabilities = tf.sigmoid(outputs["logits"]).numpy()
+    w = outputs["fusion_weights"].numpy()
+    a_self, a_label = outputs["self_attention"].numpy(), outputs["label_attention"].numpy()
+    codes = [line.split("\t")[0] for line in (run / "labels.tsv").read_text().splitlines()]
+    for doc in range(len(NOTES)):
+        top = np.argsort(-probabilities[doc], kind="stable")[:5]
+        assert [c.decode() for c in out["top_codes"].numpy()[doc]] == [codes[j] for j in top]
+        np.testing.assert_allclose(out["top_scores"].numpy()[doc], probabilities[doc, top], atol=1e-5)
+        expected = (w[doc, top, :1] * a_self[doc, top] + w[doc, top, 1:] * a_label[doc, top]) / w[doc, top].sum(-1,
+                                                                                                   keepdims=True)
+        np.testing.assert_allclose(out["attention"].numpy()[doc], expected, atol=1e-5)
+    # The two maps differ, so a mix built from one map twice would fail the check above.
+    assert np.abs(a_self - a_label).max() > 1e-3
+
+
+def test_serving_parity_on_a_long_varied_note(exported):
+    # Over 2,500 tokens, with numbers, Unicode and punctuation: truncation and ids as in Python.
+    run, path = exported
+    words = ["Niño", "ÁCIDO", "úrico", "7.2", "mg/dL", "café", "ß", "12x", "—", "heart", "failure", "Lasix",
+             "pneumonia", "naïve", "x3", "2,500"]
+    rng = np.random.default_rng(7)
+    note = " ".join(rng.choice(words, 3200))
+    assert len(tokenize(note)) == 2500  # cut at max_tokens
+    served = tf.saved_model.load(str(path)).signatures["serving_default"](text=tf.constant([note, NOTES[0]]))
+    np.testing.assert_allclose(served["probabilities"].numpy(), keras_probabilities(run, [note, NOTES[0]]),
+                               atol=1e-5)
+
+
 def _parity(texts):
     graph = tokenize_in_graph(tf.constant(texts), 2500).to_list()
     for text, tokens in zip(texts, graph):
