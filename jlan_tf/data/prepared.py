@@ -358,6 +358,8 @@ def load_prepared(path: str | os.PathLike) -> PreparedDataset:
             fields = line.rstrip("\n").split("\t")
             if len(fields) != 3:
                 raise DataError(f"{path / 'labels.tsv'}:{line_no}: expected 3 tab-separated fields")
+            if not fields[2].isdigit():
+                raise DataError(f"{path / 'labels.tsv'}:{line_no}: field 3 (train count) is not a whole number")
             codes.append(fields[0])
             descriptions.append(fields[1])
             counts.append(int(fields[2]))

@@ -1,0 +1,72 @@
+"""One test per bad-input message: each names the file and line (or field), never note text."""
+
+import shutil
+
+import pytest
+
+from jlan_tf.data import DataError, load_prepared
+from jlan_tf.data.codiesp import _read_codes
+from jlan_tf.data.jsonl import read_code_table
+from jlan_tf.data.mimic3 import _rows, read_split_ids
+from jlan_tf.data.prepared import WarningCounter
+
+
+def _write(path, text):
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_codiesp_code_line_without_a_tab(tmp_path):
+    path = _write(tmp_path / "trainD.tsv", "S0004-06142005000500011-1\ti10\nS0004-06142005000500011-1 e11.9\n")
+    with pytest.raises(DataError, match=r"trainD.tsv:2: expected doc_id<TAB>code"):
+        _read_codes(path)
+
+
+def test_code_table_without_a_tab(tmp_path):
+    path = _write(tmp_path / "codes.tsv", "428.0\theart failure\n401.9 hypertension\n")
+    with pytest.raises(DataError, match=r"codes.tsv:2: expected code<TAB>description"):
+        read_code_table(path)
+
+
+def _csv_rows(path):
+    return list(_rows(path, ["HADM_ID", "ICD9_CODE"], WarningCounter()))
+
+
+def test_mimic_row_with_the_wrong_number_of_fields(tmp_path):
+    path = _write(tmp_path / "DIAGNOSES_ICD.csv", "ROW_ID,HADM_ID,ICD9_CODE\n1,100,4280\n2,100\n")
+    with pytest.raises(DataError, match=r"DIAGNOSES_ICD.csv:3: expected 3 fields, found 2"):
+        _csv_rows(path)
+
+
+def test_mimic_empty_file(tmp_path):
+    with pytest.raises(DataError, match=r"DIAGNOSES_ICD.csv: empty file \(expected a header row\)"):
+        _csv_rows(_write(tmp_path / "DIAGNOSES_ICD.csv", ""))
+
+
+def test_mimic_malformed_header(tmp_path):
+    path = _write(tmp_path / "DIAGNOSES_ICD.csv", '"ROW_ID"X,HADM_ID,ICD9_CODE\n1,100,4280\n')
+    with pytest.raises(DataError, match=r"DIAGNOSES_ICD.csv:1: malformed CSV header"):
+        _csv_rows(path)
+
+
+def test_mimic_missing_column(tmp_path):
+    path = _write(tmp_path / "DIAGNOSES_ICD.csv", "ROW_ID,HADM_ID\n1,100\n")
+    with pytest.raises(DataError, match=r"DIAGNOSES_ICD.csv:1: missing column\(s\) ICD9_CODE"):
+        _csv_rows(path)
+
+
+def test_split_file_with_a_non_numeric_id(tmp_path):
+    path = _write(tmp_path / "train_50_hadm_ids.csv", "100\n101\nabc\n")
+    with pytest.raises(DataError, match=r"train_50_hadm_ids.csv:3: expected a HADM_ID"):
+        read_split_ids(path)
+
+
+@pytest.mark.parametrize("line,message", [("C1\tfever", "expected 3 tab-separated fields"),
+                                          ("C1\tfever\tmany", r"field 3 \(train count\) is not a whole number")])
+def test_broken_labels_tsv(small_synthetic, tmp_path, line, message):
+    folder = shutil.copytree(small_synthetic, tmp_path / "prepared")
+    labels = (folder / "labels.tsv").read_text(encoding="utf-8").splitlines()
+    labels[1] = line
+    (folder / "labels.tsv").write_text("\n".join(labels) + "\n", encoding="utf-8")
+    with pytest.raises(DataError, match=rf"labels.tsv:2: {message}"):
+        load_prepared(folder)
