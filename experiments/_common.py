@@ -30,6 +30,8 @@ def parse_args(argv, description: str, name: str) -> argparse.Namespace:
     p.add_argument("--top-codes", type=int)
     p.add_argument("--seeds", type=int, default=5, help="model seeds per variant (at least 5 for a claim)")
     p.add_argument("--variants", help="comma-separated subset of the variants (default: all)")
+    p.add_argument("--report-only", action="store_true",
+                   help="train nothing: tables and figures from the finished runs (seeds finished for every variant)")
     p.add_argument("--only-seeds", help="comma-separated seeds to run now (e.g. to split the runs over two "
                                         "processes); the tables cover the runs found for seeds 0..SEEDS-1")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
@@ -49,7 +51,9 @@ def run(args, variant: str, overrides: list[str], seed: int) -> dict:
     runs = Path(args.out) / "runs"
     run_dir = runs / f"{variant}-seed{seed}"
     if (run_dir / "metrics.json").exists():
-        return json.loads((run_dir / "metrics.json").read_text())
+        return _read_run(run_dir)
+    if args.report_only:
+        return None
     if run_dir.exists():
         argv = ["--resume", str(run_dir), "--no-export"]
     else:
@@ -82,8 +86,10 @@ def run_all(args, variants: dict[str, list[str]]) -> dict[str, list[dict]]:
     results = {name: [] for name in variants}
     seeds = [int(s) for s in args.only_seeds.split(",")] if args.only_seeds else range(args.seeds)
     for seed in seeds:
-        for name, overrides in variants.items():
-            results[name].append(run(args, name, overrides, seed))
+        runs = {name: run(args, name, overrides, seed) for name, overrides in variants.items()}
+        if all(r is not None for r in runs.values()):  # --report-only: a seed counts when every variant has it
+            for name, r in runs.items():
+                results[name].append(r)
     return results
 
 
@@ -133,6 +139,8 @@ def sweep(argv, description: str, name: str, variants: dict[str, list[str]], wha
     for scripts that add figures."""
     args = parse_args(argv, description, name)
     results = run_all(args, variants)
+    if not all(results.values()):
+        raise SystemExit("no seed has finished runs of every variant yet")
     out = Path(args.out)
     print(write_table(results, out))
     reference = reference if reference in results else next(iter(results))
