@@ -182,7 +182,10 @@ def train(data: PreparedDataset, config: Config, run_dir: Path, data_source: str
         else:
             state["bad_epochs"] += 1
         state["epoch"] = epoch + 1
-        model.save(last_path)  # first the checkpoint, then the state that points past it
+        # First the checkpoint (written aside, then renamed: a crash mid-save leaves the old one
+        # whole), then the state that points past it.
+        model.save(last_path.with_name("last.tmp.keras"))
+        last_path.with_name("last.tmp.keras").replace(last_path)
         _write_json(state_path, state)
         log.info("epoch %d: dev %s %.4f (best %.4f at epoch %d)", epoch + 1, config.train.select_on, key[0],
                  state["best_key"][0], state["best_epoch"])
