@@ -19,14 +19,14 @@ curves of every variant for TensorBoard under OUT/tensorboard.
 import sys
 from pathlib import Path
 
-from _common import curves, sweep
+from _common import PAPER, curves, sweep
 
 VARIANTS = {
     "L": ["model.fusion=label_only", "train.d_max=0"],
     "S": ["model.fusion=self_only", "train.d_max=0"],
     "L+S": ["model.fusion=sum", "train.d_max=0"],
-    "J": ["model.fusion=joint", "train.d_max=0"],
-    "J+D": ["model.fusion=joint", "train.d_max=0.15"],
+    "J": PAPER + ["model.fusion=joint", "train.d_max=0"],
+    "J+D": PAPER + ["model.fusion=joint"],
     "J2": ["model.fusion=joint", "model.fusion_scale=2", "model.fusion_label_bias=true", "train.d_max=0"],
     "J2+D": ["model.fusion=joint", "model.fusion_scale=2", "model.fusion_label_bias=true", "train.d_max=0.15"],
     "J2+D*": ["model.fusion=joint", "model.fusion_scale=2", "model.fusion_label_bias=true", "train.d_max=0.1",

@@ -11,7 +11,7 @@ OUT/tensorboard (the convergence curves of every variant).
 import sys
 from pathlib import Path
 
-from _common import parse_args, run_all, tensorboard_curves, write_table
+from _common import PAPER, parse_args, run_all, tensorboard_curves, write_table
 
 NOISE = ("0.0", "0.1", "0.2", "0.3")
 
@@ -20,7 +20,7 @@ def main(argv=None) -> int:
     args = parse_args(argv, __doc__, "noise_study")
     if args.dataset != "synthetic":
         raise SystemExit("the noise study needs the synthetic corpus (it knows which labels are noise)")
-    variants = {f"noise={n} {name}": [f"data.synthetic_noise={n}", f"train.d_max={d}"]
+    variants = {f"noise={n} {name}": PAPER + [f"data.synthetic_noise={n}", f"train.d_max={d}"]
                 for n in NOISE for name, d in (("BCE", "0"), ("T-BCE", "0.15"))}
     results = run_all(args, variants)
     mask = {name: {k: [r["epochs"][-1]["train"].get(k, 0.0) for r in runs] for k in ("mask_precision", "mask_recall")}

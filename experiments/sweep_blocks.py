@@ -9,11 +9,11 @@ OUT/tensorboard (the convergence curves of every variant).
 
 import sys
 
-from _common import sweep
+from _common import PAPER, sweep
 
 
 def main(argv=None) -> int:
-    sweep(argv, __doc__, "sweep_blocks", {f"P={p}": [f"model.residual_blocks={p}"] for p in (1, 2, 3)},
+    sweep(argv, __doc__, "sweep_blocks", {f"P={p}": PAPER + [f"model.residual_blocks={p}"] for p in (1, 2, 3)},
           "Residual blocks")
     return 0
 

@@ -1,4 +1,5 @@
-"""The paper's table 3: the truncation loss D_max in 0, 0.05, 0.1, 0.15, 0.2, 0.3 (joint fusion).
+"""The paper's table 3: the truncation loss D_max in 0, 0.05, 0.1, 0.15, 0.2, 0.3 (joint fusion),
+in the paper's form of both ideas (``_common.PAPER``).
 
 Writes OUT/table.{md,csv}, OUT/sweep_tloss.png and, for TensorBoard,
 OUT/tensorboard (the convergence curves of every variant).
@@ -9,13 +10,13 @@ OUT/tensorboard (the convergence curves of every variant).
 
 import sys
 
-from _common import sweep
+from _common import PAPER, sweep
 
 RATES = ("0", "0.05", "0.1", "0.15", "0.2", "0.3")
 
 
 def main(argv=None) -> int:
-    sweep(argv, __doc__, "sweep_tloss", {f"D_max={r}": [f"train.d_max={r}"] for r in RATES}, "Truncation loss sweep")
+    sweep(argv, __doc__, "sweep_tloss", {f"D_max={r}": PAPER + [f"train.d_max={r}"] for r in RATES}, "Truncation loss sweep")
     return 0
 
 

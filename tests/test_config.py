@@ -3,10 +3,25 @@ import pytest
 from jlan_tf.config import Config
 
 
-def test_defaults_are_the_papers():
+def test_defaults_are_the_papers_sizes_and_the_forms_chosen_on_dev():
     c = Config()
     assert (c.model.lstm_units, c.model.attention_dim, c.model.residual_blocks) == (256, 200, 1)
-    assert (c.train.learning_rate, c.train.d_max, c.model.fusion) == (1e-3, 0.15, "joint")
+    assert (c.train.learning_rate, c.model.fusion) == (1e-3, "joint")
+    assert (c.model.fusion_scale, c.model.fusion_label_bias) == (2.0, True)
+    assert (c.train.d_max, c.train.drop_rank, c.train.burn_in_epochs, c.train.drop_rounding) == \
+        (0.1, "relative", 4.0, "stochastic")
+
+
+def test_the_papers_form_is_one_list_of_overrides():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments"))
+    from _common import PAPER
+
+    c = Config().apply_overrides(PAPER)
+    assert (c.model.fusion_scale, c.model.fusion_label_bias, c.train.d_max) == (1.0, False, 0.15)
+    assert (c.train.drop_rank, c.train.burn_in_epochs, c.train.drop_rounding) == ("loss", 0.0, "ceil")
 
 
 def test_overrides_are_typed_and_unknown_keys_refused():

@@ -14,7 +14,7 @@ from jlan_tf.training import NonFiniteLoss, train
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments"))
 
 TINY = ["model.lstm_units=8", "model.attention_dim=8", "model.conv_filters=8", "model.output_hidden_dim=8",
-        "data.batch_size=16", "train.warmup_epochs=1"]
+        "data.batch_size=16", "train.warmup_epochs=1", "train.burn_in_epochs=0", "train.d_max=0.15"]
 KEYS = {"micro_f1", "macro_f1", "macro_f1_per_label", "micro_precision", "micro_recall", "micro_auc", "macro_auc",
         "p_at_5", "p_at_8", "p_at_15", "r_at_5", "r_at_8", "r_at_15", "map", "micro_f1_tuned", "threshold"}
 
