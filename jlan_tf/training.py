@@ -64,9 +64,8 @@ class _DevEvaluation(keras.callbacks.Callback):
             self.bad_step = int(self.model.optimizer.iterations.numpy())
             return
         scores, y_true = predict_split(self.model, self.data, "dev", self.batch_size)
-        dev = self.latest = metric_fns.all_metrics(y_true, scores)
-        dev["micro_f1_tuned"] = metric_fns.micro_scores(
-            y_true, metric_fns.binarize(scores, metric_fns.tune_threshold(y_true, scores)))[2]
+        # With dev's own tuned threshold, all_metrics adds micro_f1_tuned (select_on may use it).
+        dev = self.latest = metric_fns.all_metrics(y_true, scores, metric_fns.tune_threshold(y_true, scores))
         logs.update({f"val_{k}": v for k, v in dev.items() if k in TENSORBOARD_METRICS})
         logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
 

@@ -23,6 +23,7 @@ and ``n_drop = ceil(rate * positives)``. Options (all off by default = the paper
 
 from __future__ import annotations
 
+import numpy as np
 import tensorflow as tf
 
 RANKS = ("loss", "relative")
@@ -111,8 +112,6 @@ BAND_NAMES = ("rare", "medium", "frequent")
 
 def frequency_bands(train_counts) -> list[int]:
     """Each label's band by training frequency: the rarest third 0, the middle 1, the rest 2."""
-    import numpy as np
-
     counts = np.asarray(train_counts, np.float64)
     if not len(counts):
         return []

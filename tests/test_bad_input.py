@@ -28,31 +28,16 @@ def test_code_table_without_a_tab(tmp_path):
         read_code_table(path)
 
 
-def _csv_rows(path):
-    return list(_rows(path, ["HADM_ID", "ICD9_CODE"], WarningCounter()))
-
-
-def test_mimic_row_with_the_wrong_number_of_fields(tmp_path):
-    path = _write(tmp_path / "DIAGNOSES_ICD.csv", "ROW_ID,HADM_ID,ICD9_CODE\n1,100,4280\n2,100\n")
-    with pytest.raises(DataError, match=r"DIAGNOSES_ICD.csv:3: expected 3 fields, found 2"):
-        _csv_rows(path)
-
-
-def test_mimic_empty_file(tmp_path):
-    with pytest.raises(DataError, match=r"DIAGNOSES_ICD.csv: empty file \(expected a header row\)"):
-        _csv_rows(_write(tmp_path / "DIAGNOSES_ICD.csv", ""))
-
-
-def test_mimic_malformed_header(tmp_path):
-    path = _write(tmp_path / "DIAGNOSES_ICD.csv", '"ROW_ID"X,HADM_ID,ICD9_CODE\n1,100,4280\n')
-    with pytest.raises(DataError, match=r"DIAGNOSES_ICD.csv:1: malformed CSV header"):
-        _csv_rows(path)
-
-
-def test_mimic_missing_column(tmp_path):
-    path = _write(tmp_path / "DIAGNOSES_ICD.csv", "ROW_ID,HADM_ID\n1,100\n")
-    with pytest.raises(DataError, match=r"DIAGNOSES_ICD.csv:1: missing column\(s\) ICD9_CODE"):
-        _csv_rows(path)
+@pytest.mark.parametrize("content,message", [
+    ("ROW_ID,HADM_ID,ICD9_CODE\n1,100,4280\n2,100\n", r"DIAGNOSES_ICD.csv:3: expected 3 fields, found 2"),
+    ("", r"DIAGNOSES_ICD.csv: empty file \(expected a header row\)"),
+    ('"ROW_ID"X,HADM_ID,ICD9_CODE\n1,100,4280\n', r"DIAGNOSES_ICD.csv:1: malformed CSV header"),
+    ("ROW_ID,HADM_ID\n1,100\n", r"DIAGNOSES_ICD.csv:1: missing column\(s\) ICD9_CODE"),
+], ids=["wrong field count", "empty file", "malformed header", "missing column"])
+def test_mimic_csv_errors(tmp_path, content, message):
+    path = _write(tmp_path / "DIAGNOSES_ICD.csv", content)
+    with pytest.raises(DataError, match=message):
+        list(_rows(path, ["HADM_ID", "ICD9_CODE"], WarningCounter()))
 
 
 def test_split_file_with_a_non_numeric_id(tmp_path):

@@ -52,7 +52,7 @@ class FastLSTM(keras.layers.LSTM):
         return {**super().get_config(), "jit_loops": self.jit_loops}
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
-        if not self._loop_applies(training):
+        if not self._loop_applies():
             if mask is not None and not isinstance(mask, (list, tuple)):
                 mask = _no_empty_rows(mask)
             return super().inner_loop(sequences, initial_state, mask, training=training)
@@ -75,7 +75,7 @@ class FastLSTM(keras.layers.LSTM):
         outputs = tf.transpose(outputs, [1, 0, 2])
         return outputs[:, -1], outputs, [outputs[:, -1], c]
 
-    def _loop_applies(self, training) -> bool:
+    def _loop_applies(self) -> bool:
         if keras.backend.backend() != "tensorflow" or self.unroll or not self.use_bias:
             return False
         if self.dropout or self.recurrent_dropout:
@@ -150,20 +150,27 @@ def lstm_sequence(z, m, recurrent, h0, c0, jit: bool = True, keep_for_gradient: 
 JIT_TIME_MULTIPLE = 32
 
 
+def _cell(zt, h, c, mt, recurrent, units):
+    """One step: (sigmoid of all gate pre-activations, g, new c, tanh(c), new h). The state is
+    reset to 0 where ``mt`` is 0, so padded steps output 0."""
+    zt = zt + tf.matmul(h, recurrent)
+    sig = tf.sigmoid(zt)
+    g = tf.tanh(zt[:, 2 * units:3 * units])
+    i, f, _, o = tf.split(sig, 4, axis=-1)
+    c = (f * c + i * g) * mt
+    tanh_c = tf.tanh(c)
+    return sig, g, c, tanh_c, o * tanh_c
+
+
 def _forward(z, m, recurrent, h0, c0):
     """The step loop: outputs (T, B, U), what the backward pass needs (T, B, 6U), last c."""
     steps, units = tf.shape(z)[0], tf.shape(recurrent)[0]
 
     def step(t, h, c, outputs, saved):
-        zt = z[t] + tf.matmul(h, recurrent)
-        sig = tf.sigmoid(zt)
-        g = tf.tanh(zt[:, 2 * units:3 * units])
+        c_prev = c
+        sig, g, c, tanh_c, h = _cell(z[t], h, c, m[t], recurrent, units)
         i, f, _, o = tf.split(sig, 4, axis=-1)
         d_i, d_f, _, d_o = tf.split(sig * (1 - sig), 4, axis=-1)
-        c_prev = c
-        c = (f * c + i * g) * m[t]
-        tanh_c = tf.tanh(c)
-        h = o * tanh_c                         # 0 where c was reset: padded steps output 0
         # For the backward pass: dz = [dc, dc, dc, dh] * p, dc += dh * q, dc_prev = dc * f.
         p = tf.concat([g * d_i, c_prev * d_f, i * (1 - g * g), tanh_c * d_o], -1)
         q = o * (1 - tanh_c * tanh_c)
@@ -180,10 +187,7 @@ def _lean(z, m, recurrent, h0, c0):
     steps, units = tf.shape(z)[0], tf.shape(recurrent)[0]
 
     def step(t, h, c, outputs):
-        zt = z[t] + tf.matmul(h, recurrent)
-        i, f, _, o = tf.split(tf.sigmoid(zt), 4, axis=-1)
-        c = (f * c + i * tf.tanh(zt[:, 2 * units:3 * units])) * m[t]
-        h = o * tf.tanh(c)
+        _, _, c, _, h = _cell(z[t], h, c, m[t], recurrent, units)
         return t + 1, h, c, outputs.write(t, h)
 
     _, _, c_last, outputs = tf.while_loop(lambda t, *_: t < steps, step,
