@@ -33,6 +33,7 @@ def parse_args(argv, description: str, name: str) -> argparse.Namespace:
     p.add_argument("--dataset", default="synthetic", help="as for train.py (default: synthetic)")
     p.add_argument("--data-dir")
     p.add_argument("--top-codes", type=int)
+    p.add_argument("--lang", choices=["en", "es"], default="en", help="codiesp: the text's language")
     p.add_argument("--seeds", type=int, default=5, help="model seeds per variant (at least 5 for a claim)")
     p.add_argument("--variants", help="comma-separated subset of the variants (default: all)")
     p.add_argument("--report-only", action="store_true",
@@ -68,6 +69,7 @@ def run(args, variant: str, overrides: list[str], seed: int) -> dict:
         argv += [a for s in sets for a in ("--set", s)]
         argv += ["--data-dir", args.data_dir] if args.data_dir else []
         argv += ["--top-codes", str(args.top_codes)] if args.top_codes else []
+        argv += ["--lang", args.lang] if args.lang != "en" else []
     if train_script.main(argv) != 0:
         raise SystemExit(f"run {run_dir} failed")
     return _read_run(run_dir)

@@ -30,26 +30,42 @@ def counts(split: Split, vocab_size: int) -> sparse.csr_matrix:
     return sparse.csr_matrix((np.ones(len(rows)), (rows, split.tokens)), shape=(len(split), vocab_size))
 
 
-def fit_and_score(data: PreparedDataset, c: float = 10.0, seed: int = 0) -> dict:
-    tfidf = TfidfTransformer(sublinear_tf=True)
-    x = {name: counts(split, len(data.vocab)) for name, split in data.splits.items()}
-    x_train = tfidf.fit_transform(x["train"])
-    y_train = data.splits["train"].multi_hot(data.num_labels)
-    present = y_train.sum(axis=0) > 0  # a code never seen in training scores 0
-    classifier = OneVsRestClassifier(LogisticRegression(C=c, max_iter=1000, random_state=seed), n_jobs=1)
-    classifier.fit(x_train, y_train[:, present])
+class FittedLR:
+    """TF-IDF (sublinear tf) + one logistic regression per code, fitted on the training split."""
 
-    def scores(name: str) -> np.ndarray:
-        out = np.zeros((len(data.splits[name]), data.num_labels))
-        out[:, present] = classifier.predict_proba(tfidf.transform(x[name]))
+    def __init__(self, data: PreparedDataset, c: float = 10.0, seed: int = 0):
+        self.data = data
+        self.tfidf = TfidfTransformer(sublinear_tf=True).fit(counts(data.splits["train"], len(data.vocab)))
+        y_train = data.splits["train"].multi_hot(data.num_labels)
+        self.present = y_train.sum(axis=0) > 0  # a code never seen in training scores 0
+        self.classifier = OneVsRestClassifier(LogisticRegression(C=c, max_iter=1000, random_state=seed), n_jobs=1)
+        self.classifier.fit(self.features("train"), y_train[:, self.present])
+
+    def features(self, split: str) -> sparse.csr_matrix:
+        return self.tfidf.transform(counts(self.data.splits[split], len(self.data.vocab)))
+
+    def scores(self, split: str) -> np.ndarray:
+        out = np.zeros((len(self.data.splits[split]), self.data.num_labels))
+        out[:, self.present] = self.classifier.predict_proba(self.features(split))
         return out
 
+    def coefficients(self) -> np.ndarray:
+        """(labels, vocabulary): each code's weight per word (0 for codes never seen in training)."""
+        out = np.zeros((self.data.num_labels, len(self.data.vocab)))
+        estimators = self.classifier.estimators_
+        out[self.present] = np.stack([getattr(e, "coef_", np.zeros((1, out.shape[1])))[0] for e in estimators])
+        return out
+
+
+def fit_and_score(data: PreparedDataset, c: float = 10.0, seed: int = 0) -> dict:
+    scores = FittedLR(data, c, seed).scores
     dev_scores, test_scores = scores("dev"), scores("test")
     dev_true = data.splits["dev"].multi_hot(data.num_labels)
     threshold = metrics.tune_threshold(dev_true, dev_scores)
     result = {"dev": metrics.all_metrics(dev_true, dev_scores, threshold),
               "test": metrics.all_metrics(data.splits["test"].multi_hot(data.num_labels), test_scores, threshold)}
     # The floor: every note scored with the codes' training frequencies.
+    y_train = data.splits["train"].multi_hot(data.num_labels)
     priors = np.tile(y_train.mean(axis=0), (len(data.splits["test"]), 1))
     result["test_priors"] = metrics.all_metrics(data.splits["test"].multi_hot(data.num_labels), priors, threshold)
     if data.has_clean_labels:
@@ -63,12 +79,13 @@ def main(argv=None) -> int:
     parser.add_argument("--dataset", required=True, help="top50 | synthetic | codiesp | a prepared folder")
     parser.add_argument("--data-dir")
     parser.add_argument("--top-codes", type=int)
+    parser.add_argument("--lang", choices=["en", "es"], default="en")
     parser.add_argument("--set", action="append", default=[], metavar="data.KEY=VALUE")
     parser.add_argument("--c", type=float, default=10.0, help="inverse regularisation strength")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     config = Config().apply_overrides(args.set)
-    dataset = resolve(args.dataset, config.data, args.data_dir, args.top_codes)
+    dataset = resolve(args.dataset, config.data, args.data_dir, args.top_codes, args.lang)
     if dataset.note:
         print(dataset.note)
     result = fit_and_score(load_prepared(dataset.path), args.c, config.train.seed)

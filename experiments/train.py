@@ -2,6 +2,7 @@
 
     python experiments/train.py --dataset top50
     python experiments/train.py --dataset codiesp --data-dir ../shared/data/codiesp --top-codes 50
+    python experiments/train.py --dataset codiesp --data-dir ../shared/data/codiesp --top-codes 50 --lang es
     python experiments/train.py --dataset synthetic --set train.epochs=3 --set model.fusion=sum
     python experiments/train.py --resume runs/top50-20261125-170000
 
@@ -35,6 +36,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--dataset", help="top50 | full | codiesp | synthetic | a prepared folder")
     parser.add_argument("--data-dir", help="prepared MIMIC-III folder (top50/full) or CodiEsp release (codiesp)")
     parser.add_argument("--top-codes", type=int, help="codiesp: keep the N most frequent training codes")
+    parser.add_argument("--lang", choices=["en", "es"], default="en",
+                        help="codiesp: English (machine translation) or the original Spanish, with evidence spans")
     parser.add_argument("--config", help="a JSON config file")
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
     parser.add_argument("--name", help="run name (default: DATASET-DATE-TIME)")
@@ -63,7 +66,7 @@ def main(argv=None) -> int:
             if is_synthetic(args.dataset, args.data_dir) and not args.config:
                 user_keys = {item.partition("=")[0].strip() for item in args.set}
                 config.apply_overrides([f"{k}={v}" for k, v in SYNTHETIC_DEMO.items() if k not in user_keys])
-            dataset = resolve(args.dataset, config.data, args.data_dir, args.top_codes)
+            dataset = resolve(args.dataset, config.data, args.data_dir, args.top_codes, args.lang)
             if dataset.note:
                 print(dataset.note)
             run_dir = Path(args.runs_dir) / (args.name or f"{Path(args.dataset).name}-{time.strftime('%Y%m%d-%H%M%S')}")

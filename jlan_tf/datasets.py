@@ -5,7 +5,8 @@
   corpus stands in: the MIMIC-III-50 codes for ``top50``; for ``full``, which needs MIMIC-III
   to know its 8,921 codes, ``data.synthetic_full_codes`` ICD-9 codes sampled with the seed.
 - ``codiesp``: the CodiEsp release at ``--data-dir``, prepared to
-  ``DATA_ROOT/codiesp_en_D_top{N|all}``.
+  ``DATA_ROOT/codiesp_{en|es}_D_top{N|all}`` (``--lang es``: the original Spanish text, with
+  the coders' evidence spans).
 - ``synthetic``: the synthetic corpus with the MIMIC-III-50 codes.
 - anything else: a prepared folder.
 
@@ -52,7 +53,8 @@ def is_synthetic(name: str, data_dir: str | None = None) -> bool:
     return name == "synthetic"
 
 
-def resolve(name: str, data: DataConfig, data_dir: str | None = None, top_codes: int | None = None) -> ResolvedDataset:
+def resolve(name: str, data: DataConfig, data_dir: str | None = None, top_codes: int | None = None,
+            lang: str = "en") -> ResolvedDataset:
     if name in ("top50", "full"):
         setting = "50" if name == "top50" else "full"
         mimic = Path(data_dir) if data_dir else data_root() / f"mimic3_{setting}"
@@ -68,9 +70,9 @@ def resolve(name: str, data: DataConfig, data_dir: str | None = None, top_codes:
     if name == "codiesp":
         if not data_dir:
             raise DataError("--dataset codiesp needs --data-dir: the CodiEsp release folder (train/ dev/ [test/])")
-        path = data_root() / f"codiesp_en_D_top{top_codes or 'all'}"
+        path = data_root() / f"codiesp_{lang}_D_top{top_codes or 'all'}"
         if not (path / "meta.json").exists():
-            prepare_codiesp(path, data_dir, "en", "D", top_codes, max_tokens=data.max_tokens)
+            prepare_codiesp(path, data_dir, lang, "D", top_codes, max_tokens=data.max_tokens)
         return ResolvedDataset(path, "codiesp")
     path = Path(name)
     if not (path / "meta.json").exists():

@@ -145,3 +145,33 @@ def all_metrics(y_true: np.ndarray, y_score: np.ndarray, threshold: float | None
 def summary_line(block: dict[str, float], keys: tuple[str, ...] = REPORTED) -> str:
     """One line of ``key value`` pairs, for the scripts' printed reports."""
     return "  ".join(f"{k} {block[k]:.4f}" for k in keys)
+
+
+# Evidence: how well a ranking of a note's tokens finds the span a coder marked for a code.
+EVIDENCE_K = (1, 3, 5)
+EVIDENCE_REPORTED = ("hit_at_1", "hit_at_3", "precision_at_3", "recall_at_5", "average_precision")
+
+
+def evidence_scores(weights: np.ndarray, gold: np.ndarray, ks: tuple[int, ...] = EVIDENCE_K) -> dict[str, float]:
+    """One (note, code) pair: ``weights`` (tokens,) ranks the note's tokens (ties: earlier
+    token first), ``gold`` holds the positions inside the coder's evidence span(s).
+
+    ``hit_at_k``: 1 if a top-k token is in the gold span; ``precision_at_k``: the share of the
+    top k that is (divided by k); ``recall_at_k``: the share of the gold tokens in the top k;
+    ``average_precision``: over the whole ranking, the mean of the precision at each gold token.
+    """
+    weights, gold = np.asarray(weights, np.float64), np.unique(np.asarray(gold, np.int64))
+    if not len(gold) or gold.min() < 0 or gold.max() >= len(weights):
+        raise ValueError(f"gold positions must be 1+ indices into the {len(weights)} tokens, got {gold.tolist()}")
+    relevant = np.zeros(len(weights), bool)
+    relevant[gold] = True
+    ranked = relevant[np.argsort(-weights, kind="stable")]
+    out = {}
+    for k in ks:
+        hits = int(ranked[:k].sum())
+        out[f"hit_at_{k}"] = float(hits > 0)
+        out[f"precision_at_{k}"] = hits / k
+        out[f"recall_at_{k}"] = hits / len(gold)
+    found = np.flatnonzero(ranked) + 1  # the ranks of the gold tokens
+    out["average_precision"] = float(np.mean(np.arange(1, len(found) + 1) / found))
+    return out

@@ -35,7 +35,7 @@ from jlan_tf.config import Config
 from jlan_tf.data.pipeline import eval_order, make_dataset
 from jlan_tf.data.prepared import PreparedDataset
 from jlan_tf.model import build_jlan, set_precision
-from jlan_tf.tokenization import tokenize
+from jlan_tf.tokenization import UNK_ID, tokenize
 from jlan_tf.truncation import frequency_bands
 
 log = logging.getLogger(__name__)
@@ -110,6 +110,11 @@ def steps_per_epoch(data: PreparedDataset, batch_size: int) -> int:
 def new_model(data: PreparedDataset, config: Config):
     steps = steps_per_epoch(data, config.data.batch_size)
     descriptions = [data.vocab.encode(tokenize(d)) for d in data.descriptions]
+    unknown = sum(1 for ids in descriptions if not (ids > UNK_ID).any())
+    if config.model.label_queries == "description" and unknown > data.num_labels // 4:
+        log.warning("%d of %d code descriptions have no word in the vocabulary (descriptions in another language "
+                    "than the notes?): their label queries start from nothing; consider "
+                    "--set model.label_queries=trainable", unknown, data.num_labels)
     t = config.train
     model = build_jlan(
         config.model, data.embeddings, data.num_labels, descriptions, d_max=t.d_max,

@@ -1,11 +1,13 @@
 """The experiment scripts at toy scale: they run the training driver and write their outputs."""
 
+import json
 import sys
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 TOY = ["data.synthetic_docs=120", "data.synthetic_mean_tokens=60", "train.epochs=2", "model.lstm_units=8",
        "model.attention_dim=8", "model.conv_filters=8", "model.output_hidden_dim=8"]
@@ -89,3 +91,31 @@ def test_word2vec_epochs_report(small_synthetic, capsys):
     lines = capsys.readouterr().out.splitlines()
     norms = [float(re.search(r"median norm ([\d.]+)", line).group(1)) for line in lines[1:]]
     assert len(norms) == 2 and norms[1] > 2 * norms[0]  # more epochs move the vectors away from their start
+
+
+@pytest.mark.slow
+def test_evidence_quality_scores_every_ranking(tmp_path):
+    import evidence_quality
+    import train
+    from test_codiesp import _fake_spanish_release
+
+    from jlan_tf.data.sources import prepare_codiesp
+
+    root = _fake_spanish_release(tmp_path / "release")
+    prepared = prepare_codiesp(tmp_path / "p", root, lang="es", embedding_dim=8, word2vec_epochs=1)
+    toy = [s for s in TOY if not s.startswith("data.")]
+    argv = ["--dataset", str(prepared), "--runs-dir", str(tmp_path / "runs"), "--name", "es", "--no-export"]
+    assert train.main(argv + [a for s in toy for a in ("--set", s)]) == 0
+    out = tmp_path / "out"
+    assert evidence_quality.main(["--run", str(tmp_path / "runs" / "es"), "--pairs", "gold", "--out", str(out),
+                                  "--texts", str(root / "test" / "text_files")]) == 0
+    table = (out / "table.md").read_text()
+    assert "6 scored (note, code) pairs per run" in table  # 2 notes x 3 codes, all with a span
+    for ranking in evidence_quality.RANKERS:
+        assert f"| {ranking} | " in table
+    result = json.loads((out / "results.json").read_text())
+    # "Dolor abdominal": gold = token 8 of 10; a random ranking puts it in the top 3 with p = 3/10.
+    assert 0.0 <= result["runs"]["random"]["hit_at_3"][0] <= 1.0
+    assert (out / "evidence_quality.png").stat().st_size > 1000
+    page = (tmp_path / "runs" / "es" / "evidence_examples.html").read_text()
+    assert "text-decoration:underline" in page

@@ -113,3 +113,24 @@ def test_evaluate_cli(tmp_path, capsys):
     np.save(tmp_path / "bad.npy", S[:, :2])
     assert evaluate.main(["--y-true", str(tmp_path / "y.npy"), "--y-score", str(tmp_path / "bad.npy")]) == 2
     assert "shapes differ" in capsys.readouterr().err
+
+
+def test_evidence_scores_hand_computed():
+    # 6 tokens; gold = positions 1 and 4; ranking by weight: 2, 4, 0, 1, 5, 3.
+    weights = np.array([0.15, 0.1, 0.3, 0.0, 0.2, 0.05])
+    s = metrics.evidence_scores(weights, np.array([4, 1, 4]))  # duplicates count once
+    assert s["hit_at_1"] == 0.0 and s["hit_at_3"] == 1.0 and s["hit_at_5"] == 1.0
+    assert s["precision_at_1"] == 0.0 and s["precision_at_3"] == pytest.approx(1 / 3)
+    assert s["precision_at_5"] == pytest.approx(2 / 5)
+    assert s["recall_at_3"] == pytest.approx(1 / 2) and s["recall_at_5"] == 1.0
+    assert s["average_precision"] == pytest.approx((1 / 2 + 2 / 4) / 2)
+
+
+def test_evidence_scores_ties_and_bad_gold():
+    # All weights equal: the ranking is the token order, so gold at 0 is a hit at 1.
+    assert metrics.evidence_scores(np.ones(4), np.array([0]))["hit_at_1"] == 1.0
+    assert metrics.evidence_scores(np.ones(4), np.array([3]))["average_precision"] == pytest.approx(1 / 4)
+    with pytest.raises(ValueError, match="gold positions"):
+        metrics.evidence_scores(np.ones(4), np.array([4]))
+    with pytest.raises(ValueError, match="gold positions"):
+        metrics.evidence_scores(np.ones(4), np.array([], int))

@@ -1,6 +1,12 @@
 """CodiEsp adapter (CLEF eHealth 2020): ``ROOT/{train,dev[,test]}/`` with ``{split}D.tsv`` /
 ``{split}P.tsv`` (``doc_id<TAB>code``) and the notes in ``text_files_en/`` or ``text_files/``.
 
+Evidence: with ``lang="es"`` the coders' spans of ``{split}X.tsv`` (``doc_id<TAB>DIAGNOSTICO|
+PROCEDIMIENTO<TAB>code<TAB>span text<TAB>start end[;start end...]``, character offsets into the
+Spanish text) are kept with each document, so the prepared folder holds them as token
+positions (``S.evidence.npy``). The English text is a machine translation: the offsets do
+not apply to it, and ``lang="en"`` keeps no evidence.
+
 Splits: with ``test/`` present, train/dev/test are the official ones. Without it (the public
 train + dev release) the official dev split becomes our test split, so figures compare with
 published dev results, and our dev split (early stopping, threshold tuning) is 20 % of the
@@ -36,18 +42,48 @@ def _read_codes(path: Path) -> dict[str, list[str]]:
     return codes
 
 
+_X_TYPES = {"D": "DIAGNOSTICO", "P": "PROCEDIMIENTO"}
+
+
+def _read_evidence(path: Path, task: str) -> dict[str, dict[str, list[tuple[int, int]]]]:
+    """doc_id -> code -> character spans, from an ``X`` file (the span text is not kept)."""
+    evidence: dict = collections.defaultdict(lambda: collections.defaultdict(list))
+    with open_text(path) as f:
+        for line_no, line in enumerate(f, 1):
+            fields = line.rstrip("\r\n").split("\t")
+            if fields == [""]:
+                continue
+            if len(fields) != 5:
+                raise DataError(f"{path}:{line_no}: expected 5 tab-separated fields, got {len(fields)}")
+            if fields[1] != _X_TYPES[task]:
+                continue
+            try:
+                spans = [tuple(int(v) for v in part.split()) for part in fields[4].split(";")]
+            except ValueError:
+                spans = []
+            if not spans or any(len(s) != 2 or s[0] > s[1] for s in spans):
+                raise DataError(f"{path}:{line_no}: field 5 must be 'start end[;start end...]' character offsets")
+            evidence[fields[0]][fields[2].strip().lower()].extend(spans)
+    return evidence
+
+
 def _read_split(root: Path, split: str, lang: str, task: str, warnings: WarningCounter) -> list[Document]:
     folder = root / split
     text_dir = folder / ("text_files_en" if lang == "en" else "text_files")
     if not text_dir.is_dir():
         raise DataError(f"{text_dir}: folder not found (language {lang!r})")
     codes = _read_codes(folder / f"{split}{task}.tsv")
+    x_path = folder / f"{split}X.tsv"
+    evidence = _read_evidence(x_path, task) if lang == "es" and x_path.is_file() else None
     docs = []
     for path in sorted(text_dir.glob("*.txt")):
         with open_text(path, warnings) as f:
             text = f.read()
         doc_codes = codes.pop(path.stem, [])
-        docs.append(Document(path.stem, text, doc_codes))
+        doc_evidence = None if evidence is None else dict(evidence.pop(path.stem, {}))
+        if doc_evidence is not None and set(doc_evidence) - set(doc_codes):
+            warnings[f"{split}: evidence spans for codes the document does not have"] += len(set(doc_evidence) - set(doc_codes))
+        docs.append(Document(path.stem, text, doc_codes, evidence=doc_evidence))
     if codes:
         warnings[f"{split}: coded documents without a text file"] += len(codes)
     return docs

@@ -11,7 +11,10 @@ A prepared folder holds (all plain files, so preparing twice gives identical byt
   (int32 token ids of all documents, concatenated) with ``S.offsets.npy`` (int64, one more
   than documents), ``S.labels.npy`` (int32 label indices, concatenated) with
   ``S.label_offsets.npy``; and, for sources that know which labels are noise (the
-  synthetic corpus), ``S.clean_labels.npy`` with ``S.clean_label_offsets.npy``.
+  synthetic corpus), ``S.clean_labels.npy`` with ``S.clean_label_offsets.npy``; for sources
+  that give the coders' evidence spans (CodiEsp's ``X`` files, Spanish text),
+  ``S.evidence.npy``: int32 rows ``(document, label, token position)``, one per token of a
+  gold evidence span (a token is in a span when their characters overlap).
 
 No note text is stored: only token ids. The folder is written under a temporary name and
 renamed into place, so a failed preparation never leaves a half-written ``--out``.
@@ -34,11 +37,12 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
-from jlan_tf.tokenization import DEFAULT_MAX_TOKENS, PAD, UNK, Vocabulary, tokenize
+from jlan_tf.tokenization import DEFAULT_MAX_TOKENS, PAD, UNK, Vocabulary, token_spans, tokenize
 
 log = logging.getLogger(__name__)
 
 SPLITS = ("train", "dev", "test")
+SPLIT_ARRAYS = ("tokens", "offsets", "labels", "label_offsets", "clean_labels", "clean_label_offsets", "evidence")
 FORMAT_VERSION = 1
 
 
@@ -52,6 +56,7 @@ class Document:
     text: str
     codes: Sequence[str]
     clean_codes: Sequence[str] | None = None  # the noise-free labels, when the source knows them
+    evidence: Mapping[str, Sequence[tuple[int, int]]] | None = None  # code -> coder's (start, end) character spans
 
 
 @dataclasses.dataclass
@@ -65,6 +70,7 @@ class Split:
     label_offsets: np.ndarray
     clean_labels: np.ndarray | None = None
     clean_label_offsets: np.ndarray | None = None
+    evidence: np.ndarray | None = None  # (n, 3) int32: document, label, token position
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -197,7 +203,7 @@ def write_prepared(
     seen_ids: set[str] = set()
     setdefault = provisional.setdefault
     for name in SPLITS:
-        part = encoded[name] = {"ids": [], "tokens": [], "codes": [], "clean": []}
+        part = encoded[name] = {"ids": [], "tokens": [], "codes": [], "clean": [], "evidence": []}
         for n, doc in enumerate(splits[name], 1):
             if doc.id in seen_ids:
                 raise DataError(f"{source}: document id {doc.id!r} appears twice")
@@ -215,6 +221,7 @@ def write_prepared(
             part["ids"].append(doc.id)
             part["codes"].append(doc.codes)
             part["clean"].append(doc.clean_codes)
+            part["evidence"].append(_evidence_positions(doc, max_tokens, warnings))
             if n % 10000 == 0:
                 log.info("%s: tokenized %d documents", name, n)
         log.info("%s: %d documents", name, len(part["ids"]))
@@ -253,6 +260,8 @@ def write_prepared(
             )
             if part["clean"] and all(c is not None for c in part["clean"]):
                 split.clean_labels, split.clean_label_offsets = _label_arrays(part["clean"], label_index)
+            if any(e is not None for e in part["evidence"]):
+                split.evidence = _evidence_array(part["evidence"], label_index)
             arrays[name] = split
             _write_split(tmp, name, split)
 
@@ -286,6 +295,8 @@ def write_prepared(
                 "mean_tokens": round(float(np.mean(np.concatenate([arrays[n].lengths for n in SPLITS]))), 1),
             },
             "clean_labels": arrays["train"].clean_labels is not None,
+            "evidence": {n: int(len(np.unique(arrays[n].evidence[:, :2], axis=0))) for n in SPLITS
+                         if arrays[n].evidence is not None},  # (document, code) pairs with gold evidence
             "warnings": dict(sorted(warnings.items())),
             "sha256": {p.name: _sha256(p) for p in sorted(tmp.iterdir())},
         }
@@ -300,6 +311,33 @@ def write_prepared(
     if warnings:
         log.warning("%s: %s", out, warnings.summary())
     return out
+
+
+def _evidence_positions(doc: Document, max_tokens: int, warnings: WarningCounter) -> dict[str, list[int]] | None:
+    """code -> the positions of the kept tokens that overlap the coder's character spans."""
+    if doc.evidence is None:
+        return None
+    spans = token_spans(doc.text, max_tokens=max_tokens)
+    if spans is None:
+        warnings["notes whose evidence spans cannot be mapped to tokens"] += 1
+        return None
+    starts, ends = np.array([s for s, _ in spans], np.int64), np.array([e for _, e in spans], np.int64)
+    positions = {}
+    for code, char_spans in doc.evidence.items():
+        hit = np.zeros(len(spans), bool)
+        for start, end in char_spans:
+            hit |= (starts < end) & (ends > start)
+        if hit.any():
+            positions[code] = np.flatnonzero(hit).tolist()
+        else:
+            warnings["evidence spans without a kept token (cut notes, numbers only)"] += 1
+    return positions
+
+
+def _evidence_array(per_doc: Sequence[dict | None], label_index: Mapping[str, int]) -> np.ndarray:
+    rows = [(d, label_index[code], p) for d, evidence in enumerate(per_doc) for code, positions in (evidence or {}).items()
+            if code in label_index for p in positions]
+    return np.array(sorted(rows), np.int32).reshape(-1, 3)
 
 
 def _embeddings(vocab: Vocabulary, train: Split, dim: int, epochs: int, seed: int) -> np.ndarray:
@@ -319,7 +357,7 @@ def _embeddings(vocab: Vocabulary, train: Split, dim: int, epochs: int, seed: in
 def _write_split(folder: Path, name: str, split: Split) -> None:
     with open(folder / f"{name}.ids.txt", "w", encoding="utf-8", newline="\n") as f:
         f.writelines(f"{i}\n" for i in split.ids)
-    for field in ("tokens", "offsets", "labels", "label_offsets", "clean_labels", "clean_label_offsets"):
+    for field in SPLIT_ARRAYS:
         value = getattr(split, field)
         if value is not None:
             np.save(folder / f"{name}.{field}.npy", value)
@@ -368,7 +406,7 @@ def load_prepared(path: str | os.PathLike) -> PreparedDataset:
         load = lambda field: np.load(path / f"{name}.{field}.npy") if (path / f"{name}.{field}.npy").exists() else None
         splits[name] = Split(
             ids=(path / f"{name}.ids.txt").read_text(encoding="utf-8").splitlines(),
-            **{f: load(f) for f in ("tokens", "offsets", "labels", "label_offsets", "clean_labels", "clean_label_offsets")},
+            **{f: load(f) for f in SPLIT_ARRAYS},
         )
     vocab = Vocabulary.load(path / "vocab.txt")
     _warn_if_word2vec_undertrained(path, meta, len(splits["train"].tokens), len(vocab))

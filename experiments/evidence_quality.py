@@ -1,0 +1,259 @@
+"""Evidence quality: do the words a model shows for a code fall in the span a coder marked?
+
+    python experiments/train.py --dataset codiesp --data-dir ../shared/data/codiesp --top-codes 50 --lang es
+    python experiments/evidence_quality.py --run runs/RUN [--run runs/RUN2 ...] --out results/evidence_quality \\
+        --texts ../shared/data/codiesp/dev/text_files
+
+The runs' prepared data must hold gold evidence (``S.evidence.npy``: CodiEsp with
+``--lang es``). For each gold (note, code) pair of the split that a run predicts
+(probability >= 0.5; ``--pairs gold``: every gold pair), the note's tokens are ranked five
+ways and each ranking is scored against the coder's span with ``metrics.evidence_scores``:
+
+- ``fused``: the weights the ``explain`` signature shows (joint fusion's mix of the two maps);
+- ``self`` / ``label``: self-attention / label attention alone;
+- ``lr``: TF-IDF + logistic regression (fitted here on the same training split): the code's
+  coefficient for the token's word times the word's TF-IDF weight in the note;
+- ``random``: a seeded random ranking (the mean of 20 draws).
+
+Writes ``table.md`` (mean ± sd over runs; the paired difference of fused to lr and to random
+with a 95 % bootstrap interval over notes; where fused fails, by code and by span kind),
+``results.json`` and ``evidence_quality.png`` to ``--out``. With ``--texts`` (the folder of
+the split's ``ID.txt`` notes) it also writes ``examples.html`` into the first run's folder:
+one hit and one miss, gold span underlined, top-5 fused tokens marked. That page quotes the
+notes, so it stays in the run folder (never committed, never logged).
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+
+from jlan_tf import metrics  # noqa: E402
+from jlan_tf.data.prepared import DataError, PreparedDataset, load_prepared  # noqa: E402
+from jlan_tf.tokenization import UNK_ID, token_spans  # noqa: E402
+
+RANKERS = ("fused", "self", "label", "lr", "random")
+RANDOM_DRAWS = 20
+KEYS = metrics.EVIDENCE_REPORTED
+
+
+def _maps(model, data: PreparedDataset, split: str, batch_size: int = 16):
+    """Per document: (index, probabilities (L,), self (L, n), label (L, n), fusion weights (L, 2))."""
+    import keras
+
+    part = data.splits[split]
+    order = np.argsort(part.lengths, kind="stable")
+    for start in range(0, len(order), batch_size):
+        rows = order[start:start + batch_size]
+        lengths = part.lengths[rows]
+        x = np.zeros((len(rows), lengths.max()), np.int32)
+        for r, d in enumerate(rows):
+            x[r, :lengths[r]] = part.tokens[part.offsets[d]:part.offsets[d + 1]]
+        out = {k: keras.ops.convert_to_numpy(v) for k, v in model({"tokens": x}, training=False).items()}
+        for r, d in enumerate(rows):
+            n = lengths[r]
+            yield (int(d), 1 / (1 + np.exp(-out["logits"][r])), out["self_attention"][r, :, :n],
+                   out["label_attention"][r, :, :n], out["fusion_weights"][r])
+
+
+def gold_evidence(data: PreparedDataset, split: str) -> dict[tuple[int, int], np.ndarray]:
+    """(document, label) -> gold token positions."""
+    rows = data.splits[split].evidence
+    if rows is None:
+        raise DataError(f"{data.path}: no gold evidence for {split} (prepare CodiEsp with --lang es)")
+    keys, starts = np.unique(rows[:, :2], axis=0, return_index=True)
+    ends = list(starts[1:]) + [len(rows)]
+    return {(int(d), int(l)): rows[s:e, 2] for (d, l), s, e in zip(keys, starts, ends)}
+
+
+def score_run(run_dir: Path, split: str, pairs: str, lr_cache: dict) -> tuple[list[dict], PreparedDataset]:
+    """One record per scored (note, code) pair: its ids, span facts and every ranker's scores."""
+    import keras
+
+    import baseline_lr
+
+    data_path = Path(json.loads((run_dir / "data.json").read_text())["path"])
+    data = load_prepared(data_path)
+    gold = gold_evidence(data, split)
+    if data_path not in lr_cache:
+        fitted = baseline_lr.FittedLR(data)
+        lr_cache[data_path] = (fitted.coefficients(), fitted.features(split).tocsr())
+    coef, tfidf = lr_cache[data_path]
+    part = data.splits[split]
+    model = keras.models.load_model(run_dir / "model.keras")
+    rng = np.random.default_rng(0)
+    records = []
+    for d, probs, a_self, a_label, weights in _maps(model, data, split):
+        words = part.tokens[part.offsets[d]:part.offsets[d + 1]]
+        for label in np.flatnonzero(probs >= 0.5) if pairs == "correct" else range(data.num_labels):
+            positions = gold.get((d, int(label)))
+            if positions is None:
+                continue
+            rankings = {"fused": weights[label, 0] * a_self[label] + weights[label, 1] * a_label[label],
+                        "self": a_self[label], "label": a_label[label],
+                        "lr": coef[label, words] * tfidf[d, words].toarray()[0]}
+            record = {"document": d, "code_index": int(label), "tokens": len(words), "span_tokens": len(positions)}
+            for name, w in rankings.items():
+                record[name] = metrics.evidence_scores(w, positions)
+            draws = [metrics.evidence_scores(rng.random(len(words)), positions) for _ in range(RANDOM_DRAWS)]
+            record["random"] = {k: float(np.mean([s[k] for s in draws])) for k in draws[0]}
+            gold_words = set(words[positions].tolist()) - {UNK_ID}
+            top5 = np.argsort(-rankings["fused"], kind="stable")[:5]
+            record["top5"] = top5.tolist()
+            record["fused_word_hit_at_3"] = float(bool(gold_words & set(words[top5[:3]].tolist())))
+            records.append(record)
+    return records, data
+
+
+def _bootstrap_diff(records: list[dict], a: str, b: str, key: str, draws: int = 2000) -> tuple[float, float, float]:
+    """Mean of a - b over pairs, with a 95 % interval from resampling notes (their pairs together)."""
+    docs = sorted({r["document"] for r in records})
+    per_doc = {d: [] for d in docs}
+    for r in records:
+        per_doc[r["document"]].append(r[a][key] - r[b][key])
+    sums = np.array([sum(per_doc[d]) for d in docs])
+    counts = np.array([len(per_doc[d]) for d in docs])
+    rng = np.random.default_rng(0)
+    picks = rng.integers(0, len(docs), (draws, len(docs)))
+    stats = sums[picks].sum(axis=1) / counts[picks].sum(axis=1)
+    return float(sums.sum() / counts.sum()), float(np.percentile(stats, 2.5)), float(np.percentile(stats, 97.5))
+
+
+def _mean_sd(values: list[float]) -> str:
+    return f"{np.mean(values):.3f} ± {np.std(values, ddof=1) if len(values) > 1 else 0.0:.3f}"
+
+
+def report(per_run: list[list[dict]], data: PreparedDataset, split: str, pairs: str) -> tuple[str, dict]:
+    pooled = [r for records in per_run for r in records]
+    summary = {name: {k: [float(np.mean([r[name][k] for r in records])) for records in per_run] for k in KEYS}
+               for name in RANKERS}
+    lines = [f"Evidence quality, {split} split, {len(per_run)} run(s), pairs: {pairs} "
+             f"({', '.join(str(len(r)) for r in per_run)} scored (note, code) pairs per run). Mean ± sd over runs.", "",
+             "| ranking | " + " | ".join(KEYS) + " |", "|---" * (len(KEYS) + 1) + "|"]
+    for name in RANKERS:
+        lines.append(f"| {name} | " + " | ".join(_mean_sd(summary[name][k]) for k in KEYS) + " |")
+    lines += ["", "Paired differences (pairs of all runs pooled; 95 % bootstrap interval over notes):", "",
+              "| difference | " + " | ".join(KEYS) + " |", "|---" * (len(KEYS) + 1) + "|"]
+    diffs = {}
+    for other in ("lr", "random", "self", "label"):
+        cells = [_bootstrap_diff(pooled, "fused", other, k) for k in KEYS]
+        diffs[f"fused-{other}"] = dict(zip(KEYS, cells))
+        lines.append(f"| fused − {other} | " + " | ".join(f"{m:+.3f} [{lo:+.3f}, {hi:+.3f}]" for m, lo, hi in cells) + " |")
+
+    lines += ["", "Where fused evidence fails (pooled pairs): hit@3 by span length and by code.", "",
+              "| gold span | pairs | fused hit@3 | lr hit@3 | fused: a top-3 token has a gold word (any position) |",
+              "|---|---|---|---|---|"]
+    for name, lo, hi in (("1 token", 1, 1), ("2-3 tokens", 2, 3), ("4+ tokens", 4, 10**9)):
+        group = [r for r in pooled if lo <= r["span_tokens"] <= hi]
+        if group:
+            lines.append(f"| {name} | {len(group)} | {np.mean([r['fused']['hit_at_3'] for r in group]):.3f} | "
+                         f"{np.mean([r['lr']['hit_at_3'] for r in group]):.3f} | "
+                         f"{np.mean([r['fused_word_hit_at_3'] for r in group]):.3f} |")
+    by_code = {}
+    for r in pooled:
+        by_code.setdefault(r["code_index"], []).append(r)
+    ranked = sorted(((np.mean([r["fused"]["hit_at_3"] for r in g]), code, len(g)) for code, g in by_code.items()
+                     if len(g) >= 3), key=lambda t: (t[0], t[1]))
+    lines += ["", "| code (3+ pairs) | description | pairs | fused hit@3 | lr hit@3 |", "|---|---|---|---|---|"]
+    for hit, code, n in ranked[:6] + [None] + ranked[-6:] if len(ranked) > 12 else ranked:
+        if code is None:
+            lines.append("| ... | | | | |")
+            continue
+        lr_hit = np.mean([r["lr"]["hit_at_3"] for r in by_code[code]])
+        lines.append(f"| {data.codes[code]} | {data.descriptions[code]} | {n} | {hit:.3f} | {lr_hit:.3f} |")
+    return "\n".join(lines) + "\n", {"runs": summary, "differences": diffs}
+
+
+def plot(summary: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 3.5))
+    width = 0.8 / len(RANKERS)
+    for i, name in enumerate(RANKERS):
+        means = [np.mean(summary[name][k]) for k in KEYS]
+        sds = [np.std(summary[name][k], ddof=1) if len(summary[name][k]) > 1 else 0 for k in KEYS]
+        ax.bar(np.arange(len(KEYS)) + i * width, means, width, yerr=sds, label=name)
+    ax.set_xticks(np.arange(len(KEYS)) + 0.4 - width / 2, KEYS)
+    ax.set_ylabel("mean over pairs")
+    ax.set_title("Evidence vs the coders' spans")
+    ax.legend(ncol=5, fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def write_examples(records: list[dict], data: PreparedDataset, split: str, texts: Path, out: Path) -> None:
+    """One hit (fused hit@1) and one miss (fused hit@3 = 0): gold underlined, top-5 fused marked."""
+    hit = next((r for r in records if r["fused"]["hit_at_1"] == 1.0), None)
+    miss = next((r for r in records if r["fused"]["hit_at_3"] == 0.0), None)
+    gold = gold_evidence(data, split)
+    blocks = []
+    for title, r in (("hit", hit), ("miss", miss)):
+        if r is None:
+            continue
+        doc_id = data.splits[split].ids[r["document"]]
+        text = (texts / f"{doc_id}.txt").read_text(encoding="utf-8")
+        spans = token_spans(text, max_tokens=None)
+        if spans is None:
+            continue
+        top = set(r["top5"])
+        gold_positions = set(gold[(r["document"], r["code_index"])].tolist())
+        parts, cursor = [], 0
+        for p, (s, e) in enumerate(spans[:r["tokens"]]):
+            if p in top or p in gold_positions:
+                style = ("background:#ffb347;" if p in top else "") + ("text-decoration:underline 2px;" if p in gold_positions else "")
+                parts += [html.escape(text[cursor:s]), f'<span style="{style}">{html.escape(text[s:e])}</span>']
+                cursor = e
+        parts.append(html.escape(text[cursor:]))
+        blocks.append(f"<h2>{title}: {html.escape(doc_id)}, {html.escape(data.codes[r['code_index']])} "
+                      f"({html.escape(data.descriptions[r['code_index']])})</h2><p style='white-space:pre-wrap'>{''.join(parts)}</p>")
+    out.write_text("<!DOCTYPE html><html><head><meta charset='utf-8'><title>evidence examples</title></head><body>"
+                   "<p>Underlined: the coder's span. Orange: the model's top-5 evidence tokens.</p>"
+                   + "\n".join(blocks) + "</body></html>\n", encoding="utf-8")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--run", action="append", required=True, help="a run folder (repeat for several seeds)")
+    parser.add_argument("--split", default="test", choices=["dev", "test"])
+    parser.add_argument("--pairs", default="correct", choices=["correct", "gold"])
+    parser.add_argument("--out", default="results/evidence_quality")
+    parser.add_argument("--texts", help="folder of the split's notes as ID.txt, for examples.html")
+    args = parser.parse_args(argv)
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    per_run, lr_cache, data = [], {}, None
+    try:
+        for run in args.run:
+            records, data = score_run(Path(run), args.split, args.pairs, lr_cache)
+            if not records:
+                raise DataError(f"{run}: no (note, code) pair to score")
+            per_run.append(records)
+    except DataError as e:
+        print(f"evidence_quality.py: error: {e}", file=sys.stderr)
+        return 2
+    table, result = report(per_run, data, args.split, args.pairs)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "table.md").write_text(table)
+    (out / "results.json").write_text(json.dumps({"split": args.split, "pairs": args.pairs, "runs": args.run,
+                                                  **result}, indent=2) + "\n")
+    plot(result["runs"], out / "evidence_quality.png")
+    if args.texts:
+        write_examples(per_run[0], data, args.split, Path(args.texts), Path(args.run[0]) / "evidence_examples.html")
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
