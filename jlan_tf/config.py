@@ -31,8 +31,12 @@ class DataConfig:
     synthetic_seed: int = 0          # the corpus's seed (train.seed seeds the model, not the data)
 
 
+ARCHS = ("jlan", "caml", "multirescnn", "laat")
+
+
 @dataclasses.dataclass
 class ModelConfig:
+    arch: str = "jlan"              # jlan | caml | multirescnn | laat (jlan_tf.baselines)
     embedding_dropout: float = 0.2
     conv_filters: int = 100
     kernel_size: int = 3
@@ -66,6 +70,26 @@ class TrainConfig:
     jit_compile: bool = False       # measured slower on CPU
     strategy: str = "auto"          # auto (mirrored when several GPUs are visible) | one | mirrored
     steps_per_execution: int = 1    # training steps per call into the compiled graph (fewer host round trips on GPU)
+
+
+# ``--set preset=NAME``: the published settings of a model, applied before the other --set.
+PRESETS = {
+    "jlan": {},
+    "jlan_paper": {"model.fusion_scale": 1, "model.fusion_label_bias": False, "train.d_max": 0.15,
+                   "train.drop_rank": "loss", "train.burn_in_epochs": 0, "train.drop_rounding": "ceil"},
+    # Mullenbach et al. 2018 (MIMIC-III-50): 50 maps of width 10, dropout 0.2, Adam 1e-4.
+    "caml": {"model.arch": "caml", "model.conv_filters": 50, "model.kernel_size": 10, "model.embedding_dropout": 0.2,
+             "train.learning_rate": 1e-4, "train.d_max": 0},
+    # Li & Yu 2020: widths 3..25, 50 maps each, one residual layer, dropout 0.2, Adam 1e-4.
+    "multirescnn": {"model.arch": "multirescnn", "model.conv_filters": 50, "model.embedding_dropout": 0.2,
+                    "train.learning_rate": 1e-4, "train.d_max": 0},
+    # Vu et al. 2020: BiLSTM 256 per direction with d_a 256 (the issue's comparison size); dropout 0.3, Adam 1e-3.
+    "laat": {"model.arch": "laat", "model.lstm_units": 256, "model.attention_dim": 256, "model.embedding_dropout": 0.3,
+             "train.learning_rate": 1e-3, "train.d_max": 0},
+    # LAAT's published size: u = 512 per direction, d_a = 512.
+    "laat_paper": {"model.arch": "laat", "model.lstm_units": 512, "model.attention_dim": 512,
+                   "model.embedding_dropout": 0.3, "train.learning_rate": 1e-3, "train.d_max": 0},
+}
 
 
 @dataclasses.dataclass
@@ -105,11 +129,21 @@ class Config:
         return [f"{s.name}.{f.name}" for s in dataclasses.fields(self) for f in dataclasses.fields(getattr(self, s.name))]
 
     def apply_overrides(self, overrides: list[str]) -> "Config":
+        """Applies ``section.key=value`` items in order; ``preset=NAME`` items first (``PRESETS``)."""
+        pairs = []
         for item in overrides:
             key, sep, value = item.partition("=")
             if not sep:
                 raise ValueError(f"--set expects section.key=value, got {item!r}")
-            self.set(key.strip(), value.strip())
+            pairs.append((key.strip(), value.strip()))
+        for key, value in [p for p in pairs if p[0] == "preset"] + [p for p in pairs if p[0] != "preset"]:
+            if key == "preset":
+                if value not in PRESETS:
+                    raise KeyError(f"unknown preset {value!r}; known: {', '.join(PRESETS)}")
+                for preset_key, preset_value in PRESETS[value].items():
+                    self.set(preset_key, preset_value)
+            else:
+                self.set(key, value)
         return self
 
 

@@ -168,7 +168,8 @@ def build_jlan(config: ModelConfig, embeddings: np.ndarray, num_labels: int,
                descriptions: list[np.ndarray] | None = None, d_max: float = 0.15,
                warmup_steps: int = 1000, stop_step: int | None = None,
                label_priors: np.ndarray | None = None, **denoising) -> JLANModel:
-    """JLAN with the functional API.
+    """JLAN with the functional API (or, with ``config.arch`` other than ``jlan``, one of the
+    baselines of ``jlan_tf.baselines`` in the same harness).
 
     Args:
         config: the model settings.
@@ -186,6 +187,13 @@ def build_jlan(config: ModelConfig, embeddings: np.ndarray, num_labels: int,
     embedding = keras.layers.Embedding(vocab_size, dim, mask_zero=True, name="embedding")
     x = embedding(tokens)                                                        # (B, T, e)
     x = keras.layers.Dropout(config.embedding_dropout, name="embedding_dropout")(x)
+    if config.arch != "jlan":
+        from jlan_tf.baselines import baseline_outputs
+
+        outputs = baseline_outputs(config.arch, config, tokens, x, num_labels)
+        model = JLANModel(inputs={"tokens": tokens}, outputs=outputs, name=config.arch,
+                          d_max=d_max, warmup_steps=warmup_steps, stop_step=stop_step, **denoising)
+        return _initialise(model, embedding, embeddings, config, label_priors)
     for block in range(config.residual_blocks):
         x = ResidualConv1D(config.conv_filters, config.kernel_size, name=f"residual_conv_{block}")(x)
     # FastLSTM: keras.layers.LSTM's weights and results, a faster loop on CPU (named "lstm" so
@@ -202,13 +210,18 @@ def build_jlan(config: ModelConfig, embeddings: np.ndarray, num_labels: int,
                "fusion_weights": fusion_weights}
     model = JLANModel(inputs={"tokens": tokens}, outputs=outputs, name="jlan",
                       d_max=d_max, warmup_steps=warmup_steps, stop_step=stop_step, **denoising)
+    if config.label_queries == "description":
+        if descriptions is None:
+            raise ValueError("label_queries='description' needs the tokenized code descriptions")
+        attention.set_descriptions(description_embeddings(descriptions, embeddings))
+    return _initialise(model, embedding, embeddings, config, label_priors)
+
+
+def _initialise(model, embedding, embeddings, config: ModelConfig, label_priors):
+    """Word vectors into the embedding; output biases at the codes' log-odds (``prior_bias``)."""
     # Assigned, not a Constant initializer: that would copy the matrix into the JSON config.
     embedding.embeddings.assign(embeddings)
     if config.prior_bias and label_priors is not None:
         p = np.clip(np.asarray(label_priors, np.float64), 1e-4, 1 - 1e-4)
         model.get_layer("output").label_bias.assign(np.log(p / (1 - p)).astype(np.float32))
-    if config.label_queries == "description":
-        if descriptions is None:
-            raise ValueError("label_queries='description' needs the tokenized code descriptions")
-        attention.set_descriptions(description_embeddings(descriptions, embeddings))
     return model

@@ -1,0 +1,90 @@
+"""The baselines (CAML, MultiResCNN, LAAT) in JLAN's harness: sizes by the papers' formulas,
+a training step, and the outputs the export and the evidence pages read."""
+
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from jlan_tf.baselines import parameter_count
+from jlan_tf.config import Config
+from jlan_tf.model import build_jlan
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+def _config(preset, *overrides):
+    return Config().apply_overrides([f"preset={preset}", *overrides])
+
+
+@pytest.mark.parametrize("preset, labels", [("caml", 50), ("multirescnn", 50), ("laat", 50), ("laat_paper", 8921)])
+def test_parameter_counts_follow_the_papers_formulas(preset, labels):
+    config = _config(preset)
+    embeddings = np.zeros((5000, 100), np.float32)
+    model = build_jlan(config.model, embeddings, labels, d_max=0.0)
+    trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    assert trainable == parameter_count(config.model.arch, config.model, 5000, 100, labels)
+
+
+def test_laat_paper_size_is_the_published_one():
+    # Vu et al.: u = 512 per direction, d_a = 512; CAML: 50 maps of width 10.
+    assert (_config("laat_paper").model.lstm_units, _config("laat_paper").model.attention_dim) == (512, 512)
+    assert (_config("caml").model.conv_filters, _config("caml").model.kernel_size) == (50, 10)
+    assert _config("caml", "model.kernel_size=4").model.kernel_size == 4  # --set wins over the preset
+    with pytest.raises(KeyError, match="unknown preset"):
+        _config("bert")
+
+
+@pytest.mark.parametrize("preset", ["caml", "multirescnn", "laat"])
+def test_each_baseline_trains_and_gives_one_attention_map_per_label(preset):
+    config = _config(preset, "model.conv_filters=4", "model.lstm_units=4", "model.attention_dim=4")
+    rng = np.random.default_rng(0)
+    model = build_jlan(config.model, rng.normal(size=(30, 8)).astype(np.float32), 5, d_max=0.0,
+                       label_priors=np.full(5, 0.2))
+    model.compile(optimizer=keras.optimizers.Adam(1e-2))
+    tokens = np.array([[3, 4, 5, 6, 0, 0], [7, 8, 9, 10, 11, 12]], np.int32)
+    labels = np.array([[1, 0, 0, 1, 0], [0, 1, 0, 0, 0]], np.float32)
+    before = [w.numpy().copy() for w in model.trainable_weights]
+    model.fit({"tokens": tokens}, {"labels": labels}, epochs=2, verbose=0)
+    assert any(not np.allclose(b, w.numpy()) for b, w in zip(before, model.trainable_weights))
+    out = model({"tokens": tokens}, training=False)
+    attention = out["label_attention"].numpy()
+    assert attention.shape == (2, 5, 6) and not attention[0, :, 4:].any()  # padding gets no weight
+    np.testing.assert_allclose(attention.sum(-1), 1.0, rtol=1e-5)
+    np.testing.assert_array_equal(out["self_attention"].numpy(), attention)
+    np.testing.assert_allclose(out["fusion_weights"].numpy(), 0.5)
+    # A saved baseline loads back and gives the same logits.
+    path = f"{tf.compat.v1.test.get_temp_dir()}/{preset}.keras"
+    model.save(path)
+    np.testing.assert_allclose(keras.models.load_model(path)({"tokens": tokens})["logits"].numpy(),
+                               out["logits"].numpy(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("preset", ["caml", "multirescnn", "laat"])
+def test_each_baseline_trains_exports_and_serves(preset, small_synthetic, tmp_path):
+    from jlan_tf.data import load_prepared
+    from jlan_tf.serving import export_run
+    from jlan_tf.training import train
+    from test_serving import NOTES, keras_probabilities
+
+    config = _config(preset, "model.conv_filters=8", "model.lstm_units=8", "model.attention_dim=8", "train.epochs=1")
+    result = train(load_prepared(small_synthetic), config, tmp_path / "run", "synthetic", verbose=0)
+    assert 0.0 <= result["test"]["micro_auc"] <= 1.0
+    served = tf.saved_model.load(str(export_run(tmp_path / "run", out=tmp_path / "saved", top_k=3)))
+    out = served.signatures["serving_default"](text=tf.constant(NOTES))
+    np.testing.assert_allclose(out["probabilities"].numpy(), keras_probabilities(tmp_path / "run", NOTES),
+                               rtol=1e-4, atol=1e-5)
+    explained = served.signatures["explain"](text=tf.constant(NOTES[:1]))
+    attention = explained["attention"].numpy()[0]                 # (3 top codes, tokens)
+    np.testing.assert_allclose(attention.sum(-1), 1.0, rtol=1e-5)
+    model = keras.models.load_model(tmp_path / "run" / "model.keras")
+    from jlan_tf.tokenization import Vocabulary, tokenize
+
+    ids = Vocabulary.load(tmp_path / "run" / "vocab.txt").encode(tokenize(NOTES[0]))[None]
+    maps = model({"tokens": ids}, training=False)["label_attention"].numpy()[0]
+    top = np.argsort(-out["probabilities"].numpy()[0], kind="stable")[:3]
+    np.testing.assert_allclose(attention, maps[top], rtol=1e-4, atol=1e-6)  # the evidence is the model's own map
