@@ -33,8 +33,8 @@ SYNTHETIC_DEMO = {"train.epochs": "4", "data.synthetic_docs": "5000"}
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--dataset", help="top50 | full | codiesp | synthetic | a prepared folder")
-    parser.add_argument("--data-dir", help="prepared MIMIC-III folder (top50/full) or CodiEsp release (codiesp)")
+    parser.add_argument("--dataset", help="top50 | full | mimic4_icd9 | mimic4_icd10 | codiesp | synthetic | a prepared folder")
+    parser.add_argument("--data-dir", help="prepared MIMIC folder (top50/full/mimic4_*) or CodiEsp release (codiesp)")
     parser.add_argument("--top-codes", type=int, help="codiesp: keep the N most frequent training codes")
     parser.add_argument("--lang", choices=["en", "es"], default="en",
                         help="codiesp: English (machine translation) or the original Spanish, with evidence spans")

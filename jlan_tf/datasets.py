@@ -7,6 +7,9 @@
 - ``codiesp``: the CodiEsp release at ``--data-dir``, prepared to
   ``DATA_ROOT/codiesp_{en|es}_D_top{N|all}`` (``--lang es``: the original Spanish text, with
   the coders' evidence spans).
+- ``mimic4_icd9`` / ``mimic4_icd10``: prepared MIMIC-IV at ``DATA_ROOT/mimic4_icd9`` /
+  ``DATA_ROOT/mimic4_icd10`` (or ``--data-dir``), made once with ``jlan-prepare mimic4``; no
+  synthetic stand-in.
 - ``synthetic``: the synthetic corpus with the MIMIC-III-50 codes.
 - anything else: a prepared folder.
 
@@ -67,6 +70,13 @@ def resolve(name: str, data: DataConfig, data_dir: str | None = None, top_codes:
         return ResolvedDataset(_synthetic(codes, data), "synthetic", note)
     if name == "synthetic":
         return ResolvedDataset(_synthetic("top50", data), "synthetic")
+    if name in ("mimic4_icd9", "mimic4_icd10"):
+        path = Path(data_dir) if data_dir else data_root() / name
+        if not (path / "meta.json").exists():
+            version = name[-1] if name.endswith("9") else "10"
+            raise DataError(f"{path}: no prepared MIMIC-IV there; run jlan-prepare mimic4 --mimic-dir D --note-dir N "
+                            f"--icd-version {version} --out {path} (MIMIC-IV needs credentialed access)")
+        return ResolvedDataset(path, name)
     if name == "codiesp":
         if not data_dir:
             raise DataError("--dataset codiesp needs --data-dir: the CodiEsp release folder (train/ dev/ [test/])")
@@ -76,5 +86,6 @@ def resolve(name: str, data: DataConfig, data_dir: str | None = None, top_codes:
         return ResolvedDataset(path, "codiesp")
     path = Path(name)
     if not (path / "meta.json").exists():
-        raise DataError(f"{name}: not a dataset name (top50, full, codiesp, synthetic) nor a prepared folder")
+        raise DataError(f"{name}: not a dataset name (top50, full, mimic4_icd9, mimic4_icd10, codiesp, synthetic) "
+                        f"nor a prepared folder")
     return ResolvedDataset(path, "prepared")

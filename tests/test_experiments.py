@@ -119,3 +119,21 @@ def test_evidence_quality_scores_every_ranking(tmp_path):
     assert (out / "evidence_quality.png").stat().st_size > 1000
     page = (tmp_path / "runs" / "es" / "evidence_examples.html").read_text()
     assert "text-decoration:underline" in page
+
+
+@pytest.mark.slow
+def test_compare_runs_every_model_and_lr(tmp_path, monkeypatch):
+    import compare
+
+    monkeypatch.setenv("JLAN_DATA", str(tmp_path / "data"))
+    args = ["--seeds", "1", "--out", str(tmp_path / "out")]
+    args += [a for s in TOY + ["model.kernel_size=3"] for a in ("--set", s)]
+    assert compare.main(args) == 0
+    table = (tmp_path / "out" / "table.md").read_text()
+    for name in ("JLAN", "CAML", "MultiResCNN", "LAAT", "TF-IDF + LR"):
+        assert f"| {name} | 1 | " in table
+    assert "train_minutes" in table
+    configs = {p.name: json.loads((p / "config.json").read_text()) for p in (tmp_path / "out" / "runs").iterdir()}
+    assert configs["CAML-seed0"]["model"]["arch"] == "caml" and configs["LAAT-seed0"]["model"]["arch"] == "laat"
+    assert configs["CAML-seed0"]["train"]["learning_rate"] == 1e-4  # the preset's, not JLAN's
+    assert (tmp_path / "out" / "compare.png").stat().st_size > 1000

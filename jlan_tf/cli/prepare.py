@@ -29,6 +29,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mimic-dir", required=True)
     p.add_argument("--splits-dir", required=True)
     p.add_argument("--setting", choices=["50", "full"], default="50")
+    p = add("mimic4", "MIMIC-IV hosp/ tables and MIMIC-IV-Note's discharge notes (Edin et al.'s processing)")
+    p.add_argument("--mimic-dir", required=True, help="the folder holding hosp/")
+    p.add_argument("--note-dir", help="the folder holding note/ (default: --mimic-dir)")
+    p.add_argument("--icd-version", choices=["9", "10"], default="10")
+    p.add_argument("--splits-file", help="CSV (_id,split) or Edin et al.'s .feather; default: a patient-level split")
+    p.add_argument("--min-code-count", type=int, default=10, help="codes in fewer admissions are removed (default 10)")
     p = add("codiesp", "the CodiEsp release layout")
     p.add_argument("--root", required=True)
     p.add_argument("--lang", choices=["en", "es"], default="en")
@@ -53,6 +59,10 @@ def run(args: argparse.Namespace):
                    max_tokens=args.max_tokens, embedding_dim=args.embedding_dim, word2vec_epochs=args.word2vec_epochs)
     if args.source == "mimic3":
         return sources.prepare_mimic3(mimic_dir=args.mimic_dir, splits_dir=args.splits_dir, setting=args.setting, **options)
+    if args.source == "mimic4":
+        return sources.prepare_mimic4(mimic_dir=args.mimic_dir, note_dir=args.note_dir or args.mimic_dir,
+                                      icd_version=args.icd_version, splits_file=args.splits_file,
+                                      min_code_count=args.min_code_count, **options)
     if args.source == "codiesp":
         return sources.prepare_codiesp(root=args.root, lang=args.lang, task=args.task, top_codes=args.top_codes, **options)
     if args.source == "synthetic":

@@ -15,15 +15,13 @@ D_ICD_DIAGNOSES / D_ICD_PROCEDURES for descriptions (else the CMS v32 tables of
 from __future__ import annotations
 
 import collections
-import csv
 import logging
-import sys
 from pathlib import Path
 from typing import Iterator
 
 from jlan_tf.data.descriptions import dot_icd9, icd9_descriptions
 from jlan_tf.data.prepared import SPLITS, DataError, Document, WarningCounter
-from jlan_tf.data.readers import find_file, open_text
+from jlan_tf.data.readers import csv_rows, find_file, open_text
 
 log = logging.getLogger(__name__)
 
@@ -32,36 +30,6 @@ MIMIC3_TOP50 = sorted("""
 37.22 37.23 38.91 38.93 39.61 39.95 401.9 403.90 410.71 412 414.01 424.0 427.31 428.0
 45.13 486 496 507.0 511.9 518.81 530.81 584.9 585.9 599.0 88.56 88.72 96.04 96.6 96.71
 96.72 99.04 99.15 995.92 V15.82 V45.81 V58.61""".split())
-
-csv.field_size_limit(sys.maxsize)  # discharge summaries are long
-
-
-def _rows(path: Path, required: list[str], warnings: WarningCounter) -> Iterator[tuple[int, dict]]:
-    """(line number, {column: value}) for each CSV row, keeping only ``required`` columns."""
-    with open_text(path, warnings) as f:
-        reader = csv.reader(f, strict=True)
-        try:
-            header = [h.strip().upper() for h in next(reader)]
-        except StopIteration:
-            raise DataError(f"{path}: empty file (expected a header row)") from None
-        except csv.Error as e:
-            raise DataError(f"{path}:1: malformed CSV header ({e})") from None
-        missing = [c for c in required if c not in header]
-        if missing:
-            raise DataError(f"{path}:1: missing column(s) {', '.join(missing)}")
-        index = [header.index(c) for c in required]
-        while True:
-            line = reader.line_num + 1
-            try:
-                row = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as e:
-                raise DataError(f"{path}:{line}: malformed CSV record ({e})") from None
-            if len(row) != len(header):
-                raise DataError(f"{path}:{line}: expected {len(header)} fields, found {len(row)}")
-            yield line, {c: row[i] for c, i in zip(required, index)}
-
 
 def read_split_ids(path: Path) -> list[str]:
     ids = []
@@ -79,7 +47,7 @@ def read_split_ids(path: Path) -> list[str]:
 def _read_codes(mimic_dir: Path, wanted: set[str], warnings: WarningCounter) -> dict[str, list[str]]:
     codes: dict[str, list[str]] = collections.defaultdict(list)
     for stem, is_diagnosis in (("DIAGNOSES_ICD.csv", True), ("PROCEDURES_ICD.csv", False)):
-        for _, row in _rows(find_file(mimic_dir, stem), ["HADM_ID", "ICD9_CODE"], warnings):
+        for _, row in csv_rows(find_file(mimic_dir, stem), ["HADM_ID", "ICD9_CODE"], warnings):
             if row["HADM_ID"] in wanted and row["ICD9_CODE"].strip():
                 code = dot_icd9(row["ICD9_CODE"], is_diagnosis)
                 if code not in codes[row["HADM_ID"]]:
@@ -94,7 +62,7 @@ def _read_descriptions(mimic_dir: Path, warnings: WarningCounter) -> dict[str, s
             path = find_file(mimic_dir, stem)
         except DataError:
             continue
-        for _, row in _rows(path, ["ICD9_CODE", "LONG_TITLE"], warnings):
+        for _, row in csv_rows(path, ["ICD9_CODE", "LONG_TITLE"], warnings):
             table[dot_icd9(row["ICD9_CODE"], is_diagnosis)] = row["LONG_TITLE"]
     return table
 
@@ -102,7 +70,7 @@ def _read_descriptions(mimic_dir: Path, warnings: WarningCounter) -> dict[str, s
 def _read_discharge_summaries(path: Path, wanted: set[str], warnings: WarningCounter) -> dict[str, str]:
     notes: dict[str, list] = collections.defaultdict(list)
     columns = ["ROW_ID", "HADM_ID", "CHARTDATE", "CATEGORY", "DESCRIPTION", "ISERROR", "TEXT"]
-    for n, (line, row) in enumerate(_rows(path, columns, warnings), 1):
+    for n, (line, row) in enumerate(csv_rows(path, columns, warnings), 1):
         if n % 200_000 == 0:
             log.info("NOTEEVENTS: %d rows read", n)
         if row["CATEGORY"] != "Discharge summary" or row["HADM_ID"] not in wanted:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import codecs
+import csv
 import gzip
 import io
+import sys
 from pathlib import Path
+from typing import Iterator
 
 from jlan_tf.data.prepared import DataError, WarningCounter
 
@@ -18,6 +21,7 @@ def _count_and_replace(error: UnicodeDecodeError):
 
 
 codecs.register_error("jlan_count_replace", _count_and_replace)
+csv.field_size_limit(sys.maxsize)  # discharge summaries are long
 
 
 def open_text(path: str | Path, warnings: WarningCounter | None = None) -> io.TextIOBase:
@@ -41,3 +45,30 @@ def find_file(folder: Path, stem: str) -> Path:
         if candidate.is_file():
             return candidate
     raise DataError(f"{folder / stem}: file not found (nor {stem}.gz)")
+
+
+def csv_rows(path: Path, required: list[str], warnings: WarningCounter) -> Iterator[tuple[int, dict]]:
+    """(line number, {column: value}) for each CSV row, keeping only ``required`` columns."""
+    with open_text(path, warnings) as f:
+        reader = csv.reader(f, strict=True)
+        try:
+            header = [h.strip().upper() for h in next(reader)]
+        except StopIteration:
+            raise DataError(f"{path}: empty file (expected a header row)") from None
+        except csv.Error as e:
+            raise DataError(f"{path}:1: malformed CSV header ({e})") from None
+        missing = [c for c in required if c not in header]
+        if missing:
+            raise DataError(f"{path}:1: missing column(s) {', '.join(missing)}")
+        index = [header.index(c) for c in required]
+        while True:
+            line = reader.line_num + 1
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as e:
+                raise DataError(f"{path}:{line}: malformed CSV record ({e})") from None
+            if len(row) != len(header):
+                raise DataError(f"{path}:{line}: expected {len(header)} fields, found {len(row)}")
+            yield line, {c: row[i] for c, i in zip(required, index)}

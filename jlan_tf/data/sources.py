@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from jlan_tf.data import codiesp, jsonl, mimic3, synthetic
+from jlan_tf.data import codiesp, jsonl, mimic3, mimic4, synthetic
 from jlan_tf.data.prepared import WarningCounter, write_prepared
 
 
@@ -32,6 +32,15 @@ def prepare_mimic3(out, mimic_dir, splits_dir, setting: str = "50", **options) -
     splits, descriptions, labels, settings = mimic3.read_mimic3(mimic_dir, splits_dir, setting, warnings)
     return write_prepared(out, source="mimic3", settings=settings, splits=splits, descriptions=descriptions,
                           labels=labels, warnings=warnings, **options)
+
+
+def prepare_mimic4(out, mimic_dir, note_dir, icd_version: str = "10", splits_file=None, min_code_count: int = 10,
+                   **options) -> Path:
+    warnings = WarningCounter()
+    splits, descriptions, labels, settings = mimic4.read_mimic4(mimic_dir, note_dir, icd_version, splits_file,
+                                                                min_code_count, warnings)
+    return write_prepared(out, source=f"mimic4_icd{icd_version}", settings=settings, splits=splits,
+                          descriptions=descriptions, labels=labels, warnings=warnings, **options)
 
 
 def prepare_jsonl(out, train, dev, test, codes: str | None = None, **options) -> Path:

@@ -1,0 +1,56 @@
+"""Every model on one dataset, in one harness: JLAN, CAML, MultiResCNN and LAAT (each with
+its published settings, ``config.PRESETS``) over --seeds seeds, and TF-IDF + LR (deterministic,
+one fit), on the same prepared data, split, vocabulary, word vectors and metric code.
+
+    python experiments/compare.py --dataset codiesp --data-dir ../shared/data/codiesp --top-codes 50 --seeds 3
+    python experiments/compare.py --seeds 3                      # the synthetic corpus, small
+
+Writes OUT/table.{md,csv} (test metrics, mean ± sd over seeds, and each model's training
+minutes per run), OUT/paired_{dev,test}.md (paired differences to JLAN), OUT/compare.png.
+Finished runs under OUT/runs are reused, so --only-seeds can split the work over processes.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+from pathlib import Path
+
+from _common import bar_chart, parse_args, run_all, write_paired_table, write_table
+
+MODELS = {"JLAN": [], "CAML": ["preset=caml"], "MultiResCNN": ["preset=multirescnn"], "LAAT": ["preset=laat"]}
+LR = "TF-IDF + LR"
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv, __doc__, "compare")
+    results = run_all(args, MODELS)
+    if not all(results.values()):
+        raise SystemExit("no seed has finished runs of every model yet")
+    out = Path(args.out)
+    minutes = {name: {"train_minutes": [sum(e.get("seconds", 0.0) for e in r["epochs"]) / 60 for r in runs]}
+               for name, runs in results.items()}
+    for block in ("dev", "test"):
+        print(write_paired_table(results, out, "JLAN", block))
+
+    import baseline_lr
+    from jlan_tf.data.prepared import load_prepared
+
+    seed0 = next(p for p in sorted((out / "runs").iterdir()) if (p / "data.json").exists())
+    data_path = json.loads((seed0 / "data.json").read_text())["path"]
+    lr = baseline_lr.fit_and_score(load_prepared(data_path))
+    with_lr = {**results, LR: [{"dev": lr["dev"], "test": lr["test"], "epochs": []}]}
+    minutes[LR] = {"train_minutes": [float("nan")]}
+    print(write_table(with_lr, out, extra=minutes))
+    bar_chart(with_lr, out / "compare.png", metrics=("micro_f1", "macro_auc", "map"),
+              title=f"Models on {args.dataset} (test)")
+    for name, runs in results.items():
+        epochs = [len(r["epochs"]) for r in runs]
+        print(f"{name}: {len(runs)} runs, epochs {epochs}, "
+              f"training {statistics.fmean(minutes[name]['train_minutes']):.1f} min a run")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
