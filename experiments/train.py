@@ -14,18 +14,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
-import os
 import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from jlan_tf.config import Config  # noqa: E402
-from jlan_tf.data.prepared import DataError, load_prepared  # noqa: E402
-from jlan_tf.datasets import is_synthetic, resolve  # noqa: E402
-from jlan_tf.metrics import summary_line  # noqa: E402
+from jlan_tf.cli import logs
+from jlan_tf.config import Config
+from jlan_tf.data.prepared import DataError, load_prepared
+from jlan_tf.datasets import is_synthetic, resolve
+from jlan_tf.metrics import summary_line
 
 # On the synthetic stand-in, a quick CPU demo unless the user says otherwise.
 SYNTHETIC_DEMO = {"train.epochs": "4", "data.synthetic_docs": "5000"}
@@ -44,6 +41,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--runs-dir", default="runs")
     parser.add_argument("--resume", help="a run folder to continue")
     parser.add_argument("--no-export", action="store_true", help="skip the SavedModel export at the end")
+    logs.add_arguments(parser)
     args = parser.parse_args(argv)
     if not args.dataset and not args.resume:
         parser.error("give --dataset (or --resume RUN)")
@@ -52,8 +50,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
-    logging.getLogger("gensim").setLevel(logging.WARNING)
+    logs.setup(logs.verbosity(args))
     try:
         if args.resume:
             run_dir = Path(args.resume)
@@ -79,7 +76,7 @@ def main(argv=None) -> int:
         data = load_prepared(data_path)
         from jlan_tf.training import NonFiniteLoss, train
 
-        result = train(data, config, run_dir, data_source, verbose=1 if sys.stdout.isatty() else 2)
+        result = train(data, config, run_dir, data_source, verbose=0 if args.quiet else 1 if sys.stdout.isatty() else 2)
     except (DataError, KeyError, ValueError) as e:
         print(f"train.py: error: {e.args[0] if e.args else e}", file=sys.stderr)
         return 2

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import logging
-import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from jlan_tf.cli import logs
 
 
 def main(argv=None) -> int:
@@ -16,8 +14,9 @@ def main(argv=None) -> int:
     parser.add_argument("--out", help="model folder (default saved_models/<run name>)")
     parser.add_argument("--version", type=int, help="version number (default: the next free one)")
     parser.add_argument("--top-k", type=int, default=10, help="codes returned per note (default 10)")
+    logs.add_arguments(parser)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
+    logs.setup(logs.verbosity(args))
     from jlan_tf.serving import export_run
 
     try:

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from jlan_tf.cli import logs
+
 
 BATCH = 32
 
@@ -35,6 +35,7 @@ def main(argv=None) -> int:
     parser.add_argument("--evidence-words", type=int, default=5)
     parser.add_argument("--format", choices=["text", "json", "html"], default="text")
     parser.add_argument("--out", help="write here instead of standard output")
+    logs.add_arguments(parser)
     args = parser.parse_args(argv)
     try:
         model_dir = resolve_model_dir(Path(args.model))
@@ -48,7 +49,7 @@ def main(argv=None) -> int:
         print(f"jlan-predict: error: {e}", file=sys.stderr)
         return 2
 
-    import tensorflow as tf
+    tf = logs.import_tensorflow(logs.verbosity(args))
 
     from jlan_tf import evidence
 

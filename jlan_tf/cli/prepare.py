@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
+
+from jlan_tf.cli import logs
 
 from jlan_tf.data import sources
 from jlan_tf.data.prepared import DataError, load_prepared
@@ -82,8 +83,10 @@ def summary(path) -> str:
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
+    parser = build_parser()
+    logs.add_arguments(parser)
+    args = parser.parse_args(argv)
+    logs.setup(logs.verbosity(args), tensorflow=False)
     try:
         path = run(args)
     except DataError as e:
