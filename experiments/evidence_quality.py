@@ -54,7 +54,7 @@ def _maps(model, data: PreparedDataset, split: str, batch_size: int = 16):
     for start in range(0, len(order), batch_size):
         rows = order[start:start + batch_size]
         lengths = part.lengths[rows]
-        x = np.zeros((len(rows), lengths.max()), np.int32)
+        x = np.zeros((len(rows), -(-lengths.max() // 64) * 64), np.int32)  # few shapes: few retracings
         for r, d in enumerate(rows):
             x[r, :lengths[r]] = part.tokens[part.offsets[d]:part.offsets[d + 1]]
         out = {k: keras.ops.convert_to_numpy(v) for k, v in model({"tokens": x}, training=False).items()}
@@ -79,6 +79,7 @@ def score_run(run_dir: Path, split: str, pairs: str, lr_cache: dict) -> tuple[li
     import keras
 
     import baseline_lr
+    import jlan_tf.model  # noqa: F401  (registers JLAN's layers for loading)
 
     data_path = Path(json.loads((run_dir / "data.json").read_text())["path"])
     data = load_prepared(data_path)
@@ -163,7 +164,7 @@ def report(per_run: list[list[dict]], data: PreparedDataset, split: str, pairs: 
     ranked = sorted(((np.mean([r["fused"]["hit_at_3"] for r in g]), code, len(g)) for code, g in by_code.items()
                      if len(g) >= 3), key=lambda t: (t[0], t[1]))
     lines += ["", "| code (3+ pairs) | description | pairs | fused hit@3 | lr hit@3 |", "|---|---|---|---|---|"]
-    for hit, code, n in ranked[:6] + [None] + ranked[-6:] if len(ranked) > 12 else ranked:
+    for hit, code, n in ranked[:6] + [(None, None, None)] + ranked[-6:] if len(ranked) > 12 else ranked:
         if code is None:
             lines.append("| ... | | | | |")
             continue
