@@ -7,7 +7,8 @@ import pytest
 from jlan_tf.data import DataError, load_prepared
 from jlan_tf.data.codiesp import _read_codes
 from jlan_tf.data.jsonl import read_code_table
-from jlan_tf.data.mimic3 import _rows, read_split_ids
+from jlan_tf.data.mimic3 import read_split_ids
+from jlan_tf.data.readers import csv_rows
 from jlan_tf.data.prepared import WarningCounter
 
 
@@ -37,7 +38,7 @@ def test_code_table_without_a_tab(tmp_path):
 def test_mimic_csv_errors(tmp_path, content, message):
     path = _write(tmp_path / "DIAGNOSES_ICD.csv", content)
     with pytest.raises(DataError, match=message):
-        list(_rows(path, ["HADM_ID", "ICD9_CODE"], WarningCounter()))
+        list(csv_rows(path, ["HADM_ID", "ICD9_CODE"], WarningCounter()))
 
 
 def test_split_file_with_a_non_numeric_id(tmp_path):
