@@ -96,6 +96,10 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
     """``train.strategy``: ``one`` (the default strategy: one device), ``mirrored``
     (``MirroredStrategy`` over every visible GPU; the batch is split between them and the
     gradients all-reduced), ``auto`` (mirrored when more than one GPU is visible, else one)."""
+    if name == "multi_worker":  # measured: model.fit fails on the PerReplica batches of the distributed dataset
+        raise ValueError("train.strategy=multi_worker is not available: Keras 3's fit does not run under "
+                         "tf.distribute.MultiWorkerMirroredStrategy (keras-team/keras#20585); use one machine "
+                         "with train.strategy=mirrored")
     if name not in STRATEGIES:
         raise ValueError(f"train.strategy must be one of {STRATEGIES}, got {name!r}")
     if name == "auto":
