@@ -1,4 +1,4 @@
-"""Adapters -> prepared dataset -> tf.data. See DESIGN.md section 2."""
+"""Adapters -> prepared dataset (``prepared.py``) -> tf.data (``pipeline.py``); README: "Data"."""
 
 from jlan_tf.data.prepared import DataError, Document, PreparedDataset, Split, load_prepared, write_prepared
 

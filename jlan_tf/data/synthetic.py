@@ -1,4 +1,4 @@
-"""The built-in synthetic MIMIC-like corpus (DESIGN.md section 6).
+"""The built-in synthetic MIMIC-like corpus (README: "The synthetic corpus").
 
 Discharge-summary-like notes for a label set with real ICD-9-CM descriptions, made hard
 enough that a bag of words does not solve it:
