@@ -185,10 +185,10 @@ def write_warmup(export_dir: Path) -> Path:
 
 
 def export_run(run_dir: str | Path, out: str | Path | None = None, version: int | None = None,
-               top_k: int = 10, fused_lstm: bool = True) -> Path:
-    """Writes ``out/version/`` (default ``saved_models/<run name>/<next free version>/``);
-    ``fused_lstm`` adds, for requests of one note, the BiLSTM on the fused kernel (same
-    weights, same results to 1e-7, about twice as fast there)."""
+               top_k: int = 10) -> Path:
+    """Writes ``out/version/`` (default ``saved_models/<run name>/<next free version>/``).
+    For requests of one note it adds the BiLSTM on the fused kernel (same weights, same
+    results to 1e-7, about twice as fast there)."""
     run_dir = Path(run_dir)
     for name in ("model.keras", "vocab.txt", "labels.tsv", "tokenizer.json"):
         if not (run_dir / name).exists():
@@ -207,7 +207,7 @@ def export_run(run_dir: str | Path, out: str | Path | None = None, version: int 
         staged.mkdir()
         for name in ("vocab.txt", "labels.tsv"):
             shutil.copy(run_dir / name, staged / name)
-        single_note_model = with_fused_lstm(model) if fused_lstm else model
+        single_note_model = with_fused_lstm(model)
         serving = JLANServing(model, str(staged / "vocab.txt"), str(staged / "labels.tsv"), max_tokens, top_k,
                               single_note_model)
         archive = keras.export.ExportArchive()

@@ -66,11 +66,8 @@ class _DevEvaluation(keras.callbacks.Callback):
         scores, y_true = predict_split(self.model, self.data, "dev", self.batch_size)
         # With dev's own tuned threshold, all_metrics adds micro_f1_tuned (select_on may use it).
         dev = self.latest = metric_fns.all_metrics(y_true, scores, metric_fns.tune_threshold(y_true, scores))
-        logs.update({f"val_{k}": v for k, v in dev.items() if k in TENSORBOARD_METRICS})
+        logs.update({f"val_{k}": v for k, v in dev.items() if k in metric_fns.REPORTED})
         logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
-
-
-TENSORBOARD_METRICS = ("micro_f1", "macro_f1", "macro_f1_per_label", "micro_auc", "macro_auc", "p_at_8", "map")
 
 
 def predict_split(model, data: PreparedDataset, split: str, batch_size: int) -> tuple[np.ndarray, np.ndarray]:

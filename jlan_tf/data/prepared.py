@@ -135,14 +135,14 @@ def word2vec_epochs_for(train_tokens: int, vocab_size: int) -> int:
     return int(min(50, max(5, math.ceil(WORD2VEC_SIGHTINGS * vocab_size / max(train_tokens, 1)))))
 
 
-def train_word2vec(vocab: Vocabulary, split: Split, dim: int, epochs: int, seed: int, workers: int = 1):
+def train_word2vec(vocab: Vocabulary, split: Split, dim: int, epochs: int, seed: int):
     """gensim CBOW vectors over a split's documents; one worker keeps them identical from run
     to run."""
     from gensim.models import Word2Vec
 
     return Word2Vec(
         sentences=_TokenSentences(vocab, split.tokens, split.offsets), vector_size=dim, window=5, min_count=0, sg=0,
-        workers=workers, epochs=epochs, seed=seed, hashfxn=_stable_hash, sorted_vocab=True,
+        workers=1, epochs=epochs, seed=seed, hashfxn=_stable_hash, sorted_vocab=True,
     )
 
 

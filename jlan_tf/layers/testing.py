@@ -13,12 +13,12 @@ def _flat(outputs):
     return list(outputs) if isinstance(outputs, (tuple, list)) else [outputs]
 
 
-def run_layer_test(layer_cls, init_kwargs: dict, inputs, expected_shapes, expected_dtypes=None, mask=None):
+def run_layer_test(layer_cls, init_kwargs: dict, inputs, expected_shapes, expected_dtypes=None):
     """Checks config round-trip (as JSON), output shapes and dtypes, identical outputs after
     rebuilding from the config with the same weights, and one training step that changes
     every trainable weight. Returns the layer's outputs."""
     layer = layer_cls(**init_kwargs)
-    call = (lambda l: l(inputs, mask=mask)) if mask is not None else (lambda l: l(inputs))
+    call = lambda l: l(inputs)
     outputs = _flat(call(layer))
     assert [tuple(o.shape) for o in outputs] == [tuple(s) for s in _flat_shapes(expected_shapes)]
     if expected_dtypes is not None:
