@@ -38,7 +38,7 @@ def test_laat_paper_size_is_the_published_one():
         _config("bert")
 
 
-@pytest.mark.parametrize("preset", ["caml", "multirescnn", "laat"])
+@pytest.mark.parametrize("preset", ["caml", pytest.param("multirescnn", marks=pytest.mark.slow), "laat"])
 def test_each_baseline_trains_and_gives_one_attention_map_per_label(preset):
     config = _config(preset, "model.conv_filters=4", "model.lstm_units=4", "model.attention_dim=4")
     rng = np.random.default_rng(0)

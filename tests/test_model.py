@@ -52,6 +52,7 @@ def test_appending_padding_changes_no_output():
     np.testing.assert_allclose(attention.sum(-1), 1.0, rtol=1e-5)
 
 
+@pytest.mark.slow  # default suite within 4 minutes; CI runs it
 def test_overfits_a_tiny_batch():
     model = tiny_model(d_max=0.0)
     model.compile(optimizer=keras.optimizers.Adam(1e-2))
@@ -121,7 +122,8 @@ def test_keras_save_and_reload_gives_identical_predictions(tmp_path):
     np.testing.assert_array_equal(model(x)["label_attention"].numpy(), loaded(x)["label_attention"].numpy())
 
 
-@pytest.mark.parametrize("fusion", ["sum", "self_only", "label_only", "concat"])
+@pytest.mark.parametrize("fusion", ["sum"] + [pytest.param(f, marks=pytest.mark.slow)
+                                             for f in ("self_only", "label_only", "concat")])
 def test_fusion_variants_build_and_train(fusion):
     import dataclasses
 

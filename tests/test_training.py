@@ -41,6 +41,7 @@ def test_train_writes_the_run_folder(small_synthetic, tmp_path):
     assert train_logs["drop_rate"] == pytest.approx(0.15)
 
 
+@pytest.mark.slow  # default suite within 4 minutes; CI runs it
 def test_early_stopping_and_min_epochs(small_synthetic, tmp_path):
     data = load_prepared(small_synthetic)
     frozen = ["train.epochs=4", "train.patience=1", "train.learning_rate=0"]  # dev scores never improve
@@ -66,12 +67,14 @@ def test_resume_equals_an_uninterrupted_run_and_seed_repeats(small_synthetic, tm
             [e["train"]["loss"] for e in straight["epochs"]], abs=1e-6)
 
 
+@pytest.mark.slow  # default suite within 4 minutes; CI runs it
 def test_non_finite_loss_stops_with_a_clear_error(small_synthetic, tmp_path):
     data = load_prepared(small_synthetic)
     with pytest.raises(NonFiniteLoss, match="NaN or infinite in epoch 1"):
         train(data, tiny_config("train.epochs=1", "train.learning_rate=inf"), tmp_path / "r", "synthetic", verbose=0)
 
 
+@pytest.mark.slow  # default suite within 4 minutes; CI runs it
 def test_select_on_map_and_clip_norm(small_synthetic, tmp_path):
     from jlan_tf.training import selection_key
 
