@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import shutil
 import statistics
 from pathlib import Path
 
-import train as train_script
+from jlan_tf.cli.train import config_for, resume_training, run_training
+from jlan_tf.data.catalog import resolve
+from jlan_tf.data.prepared import DataError
 from jlan_tf.metrics import REPORTED
+from jlan_tf.run_folder import RunFolder
+from jlan_tf.training import NonFiniteLoss
 
 # Small defaults, per dataset; override with --set. Synthetic: one to three minutes a run on
 # 2 CPU cores. CodiEsp (396 training notes): about five minutes; JLAN needs ~15 epochs there.
@@ -53,32 +56,28 @@ def parse_args(argv, description: str, name: str) -> argparse.Namespace:
 
 
 def run(args, variant: str, overrides: list[str], seed: int) -> dict:
-    """metrics.json of one run of the training driver."""
-    runs = Path(args.out) / "runs"
-    run_dir = runs / f"{variant}-seed{seed}"
-    if (run_dir / "metrics.json").exists():
-        return _read_run(run_dir)
+    """metrics.json of one run (trained now, resumed, or read back when finished)."""
+    run = RunFolder(Path(args.out) / "runs" / f"{variant}-seed{seed}")
+    if run.metrics.exists():
+        return _read_run(run)
     if args.report_only:
         return None
-    if run_dir.exists():
-        argv = ["--resume", str(run_dir), "--no-export"]
-    else:
-        small = [] if args.full else SMALL.get(args.dataset, SMALL["synthetic"])
-        sets = small + args.set + overrides + [f"train.seed={seed}"]
-        argv = ["--dataset", args.dataset, "--runs-dir", str(runs), "--name", run_dir.name, "--no-export"]
-        argv += [a for s in sets for a in ("--set", s)]
-        argv += ["--data-dir", args.data_dir] if args.data_dir else []
-        argv += ["--top-codes", str(args.top_codes)] if args.top_codes else []
-        argv += ["--lang", args.lang] if args.lang != "en" else []
-    if train_script.main(argv) != 0:
-        raise SystemExit(f"run {run_dir} failed")
-    return _read_run(run_dir)
+    try:
+        if run.state.exists():
+            resume_training(run.path)
+        else:
+            small = [] if args.full else SMALL.get(args.dataset, SMALL["synthetic"])
+            config = config_for(args.dataset, args.data_dir, None, small + args.set + overrides + [f"train.seed={seed}"])
+            run_training(resolve(args.dataset, config.data, args.data_dir, args.top_codes, args.lang), config, run.path)
+    except (DataError, KeyError, ValueError, NonFiniteLoss) as e:
+        raise SystemExit(f"run {run.path} failed: {e.args[0] if e.args else e}") from None
+    return _read_run(run)
 
 
-def _read_run(run_dir: Path) -> dict:
+def _read_run(run: RunFolder) -> dict:
     """metrics.json plus ``epoch_limit`` (the run's train.epochs) from config.json."""
-    result = json.loads((run_dir / "metrics.json").read_text())
-    result["epoch_limit"] = json.loads((run_dir / "config.json").read_text())["train"]["epochs"]
+    result = run.read("metrics")
+    result["epoch_limit"] = run.read("config")["train"]["epochs"]
     return result
 
 

@@ -21,7 +21,7 @@ from sklearn.multiclass import OneVsRestClassifier
 from jlan_tf import metrics
 from jlan_tf.config import Config
 from jlan_tf.data.prepared import PreparedDataset, Split, load_prepared
-from jlan_tf.datasets import resolve
+from jlan_tf.data.catalog import resolve
 
 
 

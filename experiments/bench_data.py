@@ -77,7 +77,7 @@ def main(argv=None) -> int:
         results.update(prepare_s_without_word2vec=round(seconds, 1), prepare_notes_per_s=round(args.notes / seconds))
         print(f"jlan-prepare mimic3 (word2vec off): {seconds:.1f} s, {args.notes / seconds:,.0f} notes/s")
 
-        from jlan_tf.data.prepared import train_word2vec
+        from jlan_tf.data.word2vec import train_word2vec
 
         data = load_prepared(out)
         train = data.splits["train"]

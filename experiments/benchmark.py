@@ -58,18 +58,15 @@ def serve(model, args, precision: str) -> int:
     import tempfile
     from pathlib import Path
 
-    from jlan_tf.serving import export_run
+    from jlan_tf.serving import export_model
 
     folder = Path(tempfile.mkdtemp(prefix="jlan_serve_"))
     try:
-        run = folder / "run"
-        run.mkdir()
-        model.save(run / "model.keras")
         words = [f"w{i}" for i in range(args.vocab - 2)]
-        (run / "vocab.txt").write_text("\n".join(["<pad>", "<unk>", *words]) + "\n")
-        (run / "labels.tsv").write_text("".join(f"C{j}\tcode {j}\t1\n" for j in range(args.labels)))
-        (run / "tokenizer.json").write_text(json.dumps({"max_tokens": 2500, "min_doc_freq": 2}))
-        signature = tf.saved_model.load(str(export_run(run, folder / "saved"))).signatures["serving_default"]
+        (folder / "vocab.txt").write_text("\n".join(["<pad>", "<unk>", *words]) + "\n")
+        (folder / "labels.tsv").write_text("".join(f"C{j}\tcode {j}\t1\n" for j in range(args.labels)))
+        exported = export_model(model, folder / "vocab.txt", folder / "labels.tsv", 2500, folder / "saved")
+        signature = tf.saved_model.load(str(exported)).signatures["serving_default"]
         rng = np.random.default_rng(1)
         note = lambda: " ".join(rng.choice(words, args.tokens))
         single = tf.constant([note()])

@@ -4,7 +4,7 @@ vector points the same way), and a probe word's nearest neighbours.
 
     python experiments/word2vec_epochs.py data/codiesp_en_D_top50 --epochs 5 13 44 --word diabetes
 
-The figures behind the word2vec-epochs rule in jlan_tf/data/prepared.py (README, Data).
+The figures behind the word2vec-epochs rule in jlan_tf/data/word2vec.py (README, Data).
 """
 
 import argparse
@@ -12,7 +12,8 @@ import sys
 
 import numpy as np
 
-from jlan_tf.data.prepared import load_prepared, train_word2vec
+from jlan_tf.data.prepared import load_prepared
+from jlan_tf.data.word2vec import train_word2vec
 
 
 def main(argv=None) -> int:

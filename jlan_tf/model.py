@@ -1,5 +1,5 @@
 """The JLAN model: embedding -> residual Conv1D -> BiLSTM -> dual attention -> joint fusion
--> label-wise output, trained with the truncated BCE of ``jlan_tf.truncation``.
+-> label-wise output, trained with the truncated BCE of ``jlan_tf.denoising``.
 
 ``model(x)`` returns a dict: ``logits`` (B, L) float32, ``self_attention`` and
 ``label_attention`` (B, L, T) float32, ``fusion_weights`` (B, L, 2). ``model.predict``
@@ -18,7 +18,7 @@ import tensorflow as tf
 from jlan_tf.config import ModelConfig
 from jlan_tf.layers import DualAttention, FastLSTM, JointFusion, LabelWiseOutput, ResidualConv1D
 from jlan_tf.tokenization import UNK_ID
-from jlan_tf.truncation import (BAND_NAMES, RANKS, ROUNDINGS, PositiveLossMean, band_shares, drop_rate,
+from jlan_tf.denoising import (BAND_NAMES, RANKS, ROUNDINGS, PositiveLossMean, band_shares, drop_rate,
                                 per_entry_bce, truncation_mask)
 
 log = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ class JLANModel(keras.Model):
         stop_step: int or None. Step from which nothing is dropped any more.
         burn_in_steps: int. Steps before dropping starts.
         drop_rank: "loss" (the paper) or "relative" (loss minus the code's running mean
-            positive loss); see ``jlan_tf.truncation``.
+            positive loss); see ``jlan_tf.denoising``.
         drop_rounding: "ceil" (the paper), "floor" or "stochastic".
         label_bands: per label, its training-frequency band (0 rare, 1 medium, 2 frequent);
             with it the step logs, per band, the share of positives dropped

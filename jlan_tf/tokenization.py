@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import collections
 import re
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -69,6 +69,11 @@ class Vocabulary:
         doc_freq: collections.Counter = collections.Counter()
         for tokens in documents:
             doc_freq.update(set(tokens))
+        return cls.from_doc_freq(doc_freq, min_doc_freq)
+
+    @classmethod
+    def from_doc_freq(cls, doc_freq: Mapping[str, int], min_doc_freq: int = 2) -> "Vocabulary":
+        """The vocabulary of the contract above from each token's document frequency."""
         kept = [t for t, n in doc_freq.items() if n >= min_doc_freq and t not in (PAD, UNK)]
         kept.sort(key=lambda t: (-doc_freq[t], t))
         return cls([PAD, UNK, *kept])

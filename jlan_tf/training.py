@@ -1,15 +1,5 @@
-"""Training a JLAN run: epochs of ``model.fit``, dev evaluation, early stopping, checkpoints,
-TensorBoard curves, and resume.
-
-A run folder holds::
-
-    config.json          the resolved config        data.json   which data it used
-    logs/                TensorBoard (train/validation scalars)
-    checkpoints/         last.keras (model + optimizer, after every epoch), best.weights.h5
-    state.json           the epoch reached, the best dev micro-F1, the per-epoch history
-    metrics.json         {"data_source", "dev" (best epoch), "test", "epochs": [...]}
-    predictions/         {dev,test}_scores.npy, {dev,test}_true.npy, {dev,test}_ids.txt, labels.txt
-    model.keras          the best model, with vocab.txt, labels.tsv and tokenizer.json for export
+"""Training a run: epochs of ``model.fit``, dev evaluation, early stopping, checkpoints,
+TensorBoard curves, and resume; the run folder's layout is ``jlan_tf.run_folder``.
 
 Resume is exact: each epoch's data order and dropout masks depend only on (seed, epoch),
 and the optimizer (with the step counter that drives the drop-rate schedule) is restored
@@ -18,12 +8,9 @@ from ``last.keras``, so a run stopped after any epoch and resumed ends as if nev
 
 from __future__ import annotations
 
-import json
 import logging
 import math
-import shutil
 import time
-import warnings
 from pathlib import Path
 
 import keras
@@ -35,13 +22,11 @@ from jlan_tf.config import Config
 from jlan_tf.data.pipeline import eval_order, make_dataset
 from jlan_tf.data.prepared import PreparedDataset
 from jlan_tf.model import build_jlan, set_precision
+from jlan_tf.run_folder import RunFolder
 from jlan_tf.tokenization import UNK_ID, tokenize
-from jlan_tf.truncation import frequency_bands
+from jlan_tf.denoising import frequency_bands
 
 log = logging.getLogger(__name__)
-# Bucketed datasets have no known length; Keras warns about it at every epoch's end.
-warnings.filterwarnings("ignore", message="Your input ran out of data")
-
 
 class NonFiniteLoss(RuntimeError):
     pass
@@ -142,29 +127,26 @@ def selection_key(dev: dict, select_on: str) -> list[float]:
     return [dev[k] for k in SELECT_ON[select_on]]
 
 
-def train(data: PreparedDataset, config: Config, run_dir: Path, data_source: str, verbose: int = 1) -> dict:
-    """Trains (or resumes, when ``run_dir/state.json`` exists) and writes the run folder."""
-    run_dir = Path(run_dir)
-    checkpoints = run_dir / "checkpoints"
-    checkpoints.mkdir(parents=True, exist_ok=True)
-    state_path, last_path, best_path = run_dir / "state.json", checkpoints / "last.keras", checkpoints / "best.weights.h5"
+def train(data: PreparedDataset, config: Config, run_dir: Path, verbose: int = 1) -> dict:
+    """Trains (or resumes, when the run folder has a ``state.json``); returns metrics.json's content."""
+    run = RunFolder(run_dir).create()
     precision = set_precision(config.model.precision)
     keras.utils.set_random_seed(config.train.seed)
     strategy = make_strategy(config.train.strategy)
     with strategy.scope():
-        if state_path.exists():
-            state = json.loads(state_path.read_text())
-            model = keras.models.load_model(last_path)
-            log.info("resuming %s after epoch %d", run_dir, state["epoch"])
+        if run.state.exists():
+            state = run.read("state")
+            model = keras.models.load_model(run.last_checkpoint)
+            log.info("resuming %s after epoch %d", run.path, state["epoch"])
         else:
-            config.save(run_dir / "config.json")
+            config.save(run.config)
             state = {"epoch": 0, "best_key": [-1.0, -1.0], "best_epoch": 0, "bad_epochs": 0, "epochs": []}
             model = new_model(data, config)
     log.info("precision %s; %d replica(s); %d training documents, %d labels", precision,
              strategy.num_replicas_in_sync, len(data.splits["train"]), data.num_labels)
 
     evaluation = _DevEvaluation(data, config.data.eval_batch_size)
-    tensorboard = keras.callbacks.TensorBoard(str(run_dir / "logs"), update_freq=50)
+    tensorboard = keras.callbacks.TensorBoard(str(run.logs), update_freq=50)
     for epoch in range(state["epoch"], config.train.epochs):
         if state["bad_epochs"] >= config.train.patience and epoch >= config.train.min_epochs:
             break
@@ -183,31 +165,33 @@ def train(data: PreparedDataset, config: Config, run_dir: Path, data_source: str
         key = selection_key(dev, config.train.select_on)
         if key > state["best_key"]:
             state.update(best_key=key, best_epoch=epoch + 1, bad_epochs=0)
-            model.save_weights(best_path)
+            model.save_weights(run.best_weights)
         else:
             state["bad_epochs"] += 1
         state["epoch"] = epoch + 1
-        # First the checkpoint (written aside, then renamed: a crash mid-save leaves the old one
-        # whole), then the state that points past it.
-        model.save(last_path.with_name("last.tmp.keras"))
-        last_path.with_name("last.tmp.keras").replace(last_path)
-        _write_json(state_path, state)
+        run.save_checkpoint(model)  # first the checkpoint, then the state that points past it
+        run.write("state", state)
         log.info("epoch %d: dev %s %.4f (best %.4f at epoch %d)", epoch + 1, config.train.select_on, key[0],
                  state["best_key"][0], state["best_epoch"])
 
-    if best_path.exists():
-        model.load_weights(best_path)  # early stopping keeps the best epoch's weights
-    return finish(model, data, config, run_dir, data_source, state)
+    if run.best_weights.exists():
+        model.load_weights(run.best_weights)  # early stopping keeps the best epoch's weights
+    result, predictions = evaluate(model, data, config, state)
+    for split, (scores, y_true) in predictions.items():
+        run.write_predictions(split, scores, y_true, data.splits[split].ids)
+    run.write_export_assets(model, data.path, data.codes, data.meta["tokenization"])
+    run.write("metrics", result)
+    return result
 
 
-def finish(model, data: PreparedDataset, config: Config, run_dir: Path, data_source: str, state: dict) -> dict:
-    """Evaluates the best model on dev and test, writes predictions, metrics and the model."""
+def evaluate(model, data: PreparedDataset, config: Config, state: dict) -> tuple[dict, dict]:
+    """metrics.json's content for the (best) model, and per split its (scores, truth)."""
     batch = config.data.eval_batch_size
     dev_scores, dev_true = predict_split(model, data, "dev", batch)
     test_scores, test_true = predict_split(model, data, "test", batch)
     threshold = metric_fns.tune_threshold(dev_true, dev_scores)
     result = {
-        "data_source": data_source,
+        "data_source": data.meta["source"],
         "best_epoch": state["best_epoch"],
         "dev": metric_fns.all_metrics(dev_true, dev_scores, threshold),
         "test": metric_fns.all_metrics(test_true, test_scores, threshold),
@@ -216,22 +200,4 @@ def finish(model, data: PreparedDataset, config: Config, run_dir: Path, data_sou
     if data.has_clean_labels:  # the synthetic corpus: also score against the noise-free labels
         result["test_clean"] = metric_fns.all_metrics(data.splits["test"].multi_hot(data.num_labels, clean=True),
                                                       test_scores, threshold)
-    predictions = run_dir / "predictions"
-    predictions.mkdir(exist_ok=True)
-    for split, scores, y_true in (("dev", dev_scores, dev_true), ("test", test_scores, test_true)):
-        np.save(predictions / f"{split}_scores.npy", scores.astype(np.float32))
-        np.save(predictions / f"{split}_true.npy", y_true.astype(np.uint8))
-        (predictions / f"{split}_ids.txt").write_text("\n".join(data.splits[split].ids) + "\n")
-    (predictions / "labels.txt").write_text("\n".join(data.codes) + "\n")
-    model.save(run_dir / "model.keras")
-    for name in ("vocab.txt", "labels.tsv"):  # the run is self-contained: export needs no prepared folder
-        shutil.copy(data.path / name, run_dir / name)
-    _write_json(run_dir / "tokenizer.json", data.meta["tokenization"])
-    _write_json(run_dir / "metrics.json", result)
-    return result
-
-
-def _write_json(path: Path, value) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(value, indent=2, sort_keys=True) + "\n")
-    tmp.replace(path)
+    return result, {"dev": (dev_scores, dev_true), "test": (test_scores, test_true)}

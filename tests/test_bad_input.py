@@ -56,3 +56,16 @@ def test_broken_labels_tsv(small_synthetic, tmp_path, line, message):
     (folder / "labels.tsv").write_text("\n".join(labels) + "\n", encoding="utf-8")
     with pytest.raises(DataError, match=rf"labels.tsv:2: {message}"):
         load_prepared(folder)
+
+
+def test_undecodable_bytes_of_a_jsonl_source_reach_its_own_meta(tmp_path):
+    from jlan_tf.data import load_prepared
+    from jlan_tf.data.sources import prepare_jsonl
+
+    for name in ("train", "dev", "test"):
+        lines = [b'{"id": "%s%d", "text": "fever and cough \xff\xfe here", "codes": ["A"]}' % (name.encode(), i)
+                 for i in range(3)]
+        (tmp_path / f"{name}.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    data = load_prepared(prepare_jsonl(tmp_path / "p", tmp_path / "train.jsonl", tmp_path / "dev.jsonl",
+                                       tmp_path / "test.jsonl", embedding_dim=4, word2vec_epochs=1))
+    assert data.meta["warnings"]["undecodable bytes replaced"] == 2 * 9  # two bad bytes in each of 9 notes

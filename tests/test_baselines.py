@@ -72,7 +72,7 @@ def test_each_baseline_trains_exports_and_serves(preset, small_synthetic, tmp_pa
     from test_serving import NOTES, keras_probabilities
 
     config = _config(preset, "model.conv_filters=8", "model.lstm_units=8", "model.attention_dim=8", "train.epochs=1")
-    result = train(load_prepared(small_synthetic), config, tmp_path / "run", "synthetic", verbose=0)
+    result = train(load_prepared(small_synthetic), config, tmp_path / "run", verbose=0)
     assert 0.0 <= result["test"]["micro_auc"] <= 1.0
     served = tf.saved_model.load(str(export_run(tmp_path / "run", out=tmp_path / "saved", top_k=3)))
     out = served.signatures["serving_default"](text=tf.constant(NOTES))

@@ -43,7 +43,7 @@ def test_export_made_on_gpu_serves_on_cpu_only_tensorflow(small_synthetic, tmp_p
 
     config = Config().apply_overrides(["model.lstm_units=8", "model.attention_dim=8", "model.conv_filters=8",
                                        "model.output_hidden_dim=8", "train.epochs=1", "model.precision=float32"])
-    train(load_prepared(small_synthetic), config, tmp_path / "run", "synthetic", verbose=0)
+    train(load_prepared(small_synthetic), config, tmp_path / "run", verbose=0)
     path = export_run(tmp_path / "run", out=tmp_path / "saved")
     notes = ["Patient admitted with congestive heart failure.", "", "acute kidney injury, creatinine 2.1"]
     probe = ("import json, sys, tensorflow as tf; m = tf.saved_model.load(sys.argv[1]); "

@@ -113,7 +113,7 @@ def test_bad_splits_file_and_missing_files(tmp_path, caplog):
 
 def test_mimic4_dataset_name_without_data_says_what_to_run(tmp_path, monkeypatch):
     from jlan_tf.config import DataConfig
-    from jlan_tf.datasets import resolve
+    from jlan_tf.data.catalog import resolve
 
     monkeypatch.setenv("JLAN_DATA", str(tmp_path))
     with pytest.raises(DataError, match="jlan-prepare mimic4 .* --icd-version 9"):

@@ -116,7 +116,7 @@ def test_cli_prints_summary(tmp_path, capsys):
 
 
 def test_word2vec_epochs_grow_on_small_corpora(tmp_path):
-    from jlan_tf.data.prepared import word2vec_epochs_for
+    from jlan_tf.data.word2vec import word2vec_epochs_for
 
     assert word2vec_epochs_for(12_000_000, 52_000) == 5   # MIMIC-III-50 sized: gensim's default
     assert word2vec_epochs_for(301_628, 632) == 5         # the small synthetic corpus of the experiments

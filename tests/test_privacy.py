@@ -25,7 +25,7 @@ def test_no_note_text_in_any_log_record(tmp_path, caplog, capsys):
                              tmp_path / "test.jsonl", embedding_dim=8, word2vec_epochs=1)
     config = Config().apply_overrides(["model.lstm_units=4", "model.attention_dim=4", "model.conv_filters=4",
                                        "model.output_hidden_dim=4", "train.epochs=1"])
-    train(load_prepared(prepared), config, tmp_path / "run", "jsonl", verbose=0)
+    train(load_prepared(prepared), config, tmp_path / "run", verbose=0)
     export_run(tmp_path / "run", out=tmp_path / "saved")
     captured = capsys.readouterr()
     assert caplog.records  # the run did log

@@ -29,7 +29,7 @@ NOTES = ["Patient admitted with congestive heart failure; diuresed with IV Lasix
 @pytest.fixture(scope="module")
 def exported(small_synthetic, tmp_path_factory):
     root = tmp_path_factory.mktemp("serving")
-    train(load_prepared(small_synthetic), Config().apply_overrides(TINY), root / "run", "synthetic", verbose=0)
+    train(load_prepared(small_synthetic), Config().apply_overrides(TINY), root / "run", verbose=0)
     return root / "run", export_run(root / "run", out=root / "saved_models" / "tiny", top_k=5)
 
 

@@ -25,7 +25,7 @@ def tiny_config(*extra):
 
 def test_train_writes_the_run_folder(small_synthetic, tmp_path):
     data = load_prepared(small_synthetic)
-    result = train(data, tiny_config("train.epochs=2"), tmp_path / "run", "synthetic", verbose=0)
+    result = train(data, tiny_config("train.epochs=2"), tmp_path / "run", verbose=0)
     run = tmp_path / "run"
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["data_source"] == "synthetic" and len(metrics["epochs"]) == 2
@@ -45,19 +45,19 @@ def test_train_writes_the_run_folder(small_synthetic, tmp_path):
 def test_early_stopping_and_min_epochs(small_synthetic, tmp_path):
     data = load_prepared(small_synthetic)
     frozen = ["train.epochs=4", "train.patience=1", "train.learning_rate=0"]  # dev scores never improve
-    stopped = train(data, tiny_config(*frozen), tmp_path / "a", "synthetic", verbose=0)
+    stopped = train(data, tiny_config(*frozen), tmp_path / "a", verbose=0)
     assert len(stopped["epochs"]) == 2 and stopped["best_epoch"] == 1
-    waited = train(data, tiny_config(*frozen, "train.min_epochs=3"), tmp_path / "b", "synthetic", verbose=0)
+    waited = train(data, tiny_config(*frozen, "train.min_epochs=3"), tmp_path / "b", verbose=0)
     assert len(waited["epochs"]) == 3 and waited["best_epoch"] == 1
 
 
 def test_resume_equals_an_uninterrupted_run_and_seed_repeats(small_synthetic, tmp_path, caplog):
     data = load_prepared(small_synthetic)
-    straight = train(data, tiny_config("train.epochs=2"), tmp_path / "a", "synthetic", verbose=0)
-    again = train(data, tiny_config("train.epochs=2"), tmp_path / "b", "synthetic", verbose=0)
-    first = train(data, tiny_config("train.epochs=1"), tmp_path / "c", "synthetic", verbose=0)  # "crashes" after epoch 1
+    straight = train(data, tiny_config("train.epochs=2"), tmp_path / "a", verbose=0)
+    again = train(data, tiny_config("train.epochs=2"), tmp_path / "b", verbose=0)
+    first = train(data, tiny_config("train.epochs=1"), tmp_path / "c", verbose=0)  # "crashes" after epoch 1
     caplog.set_level("INFO", logger="jlan_tf.training")
-    resumed = train(data, tiny_config("train.epochs=2"), tmp_path / "c", "synthetic", verbose=0)
+    resumed = train(data, tiny_config("train.epochs=2"), tmp_path / "c", verbose=0)
     # It resumed rather than retrained: it says so, and epoch 1's record (wall time included) is untouched.
     assert any("resuming" in r.getMessage() and "after epoch 1" in r.getMessage() for r in caplog.records)
     assert resumed["epochs"][0] == first["epochs"][0] and len(resumed["epochs"]) == 2
@@ -71,7 +71,7 @@ def test_resume_equals_an_uninterrupted_run_and_seed_repeats(small_synthetic, tm
 def test_non_finite_loss_stops_with_a_clear_error(small_synthetic, tmp_path):
     data = load_prepared(small_synthetic)
     with pytest.raises(NonFiniteLoss, match="NaN or infinite in epoch 1"):
-        train(data, tiny_config("train.epochs=1", "train.learning_rate=inf"), tmp_path / "r", "synthetic", verbose=0)
+        train(data, tiny_config("train.epochs=1", "train.learning_rate=inf"), tmp_path / "r", verbose=0)
 
 
 @pytest.mark.slow  # default suite within 4 minutes; CI runs it
@@ -85,7 +85,7 @@ def test_select_on_map_and_clip_norm(small_synthetic, tmp_path):
         selection_key(dev, "auc")
     data = load_prepared(small_synthetic)
     result = train(data, tiny_config("train.epochs=3", "train.select_on=map", "train.clip_norm=1.0"),
-                   tmp_path / "r", "synthetic", verbose=0)
+                   tmp_path / "r", verbose=0)
     maps = [e["dev"]["map"] for e in result["epochs"]]
     assert result["best_epoch"] == 1 + int(np.argmax(maps))  # the epoch of the best dev MAP
     assert {"micro_f1_tuned"} <= set(result["epochs"][0]["dev"])

@@ -7,13 +7,13 @@ import json
 from pathlib import Path
 from typing import Iterator
 
-from jlan_tf.data.prepared import DataError, Document
+from jlan_tf.data.prepared import DataError, Document, WarningCounter
 from jlan_tf.data.readers import open_text
 
 
-def read_jsonl(path: str | Path) -> Iterator[Document]:
+def read_jsonl(path: str | Path, warnings: WarningCounter | None = None) -> Iterator[Document]:
     path = Path(path)
-    with open_text(path) as f:
+    with open_text(path, warnings) as f:
         for line_no, line in enumerate(f, 1):
             if not line.strip():
                 continue
@@ -31,10 +31,10 @@ def read_jsonl(path: str | Path) -> Iterator[Document]:
             yield Document(str(record["id"]), record["text"], [c.strip() for c in record["codes"] if c.strip()])
 
 
-def read_code_table(path: str | Path) -> dict[str, str]:
+def read_code_table(path: str | Path, warnings: WarningCounter | None = None) -> dict[str, str]:
     path = Path(path)
     table = {}
-    with open_text(path) as f:
+    with open_text(path, warnings) as f:
         for line_no, line in enumerate(f, 1):
             if not line.strip():
                 continue

@@ -27,17 +27,16 @@ import dataclasses
 import hashlib
 import json
 import logging
-import math
 import os
 import shutil
 import tempfile
-import zlib
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
-from jlan_tf.tokenization import DEFAULT_MAX_TOKENS, PAD, UNK, Vocabulary, token_spans, tokenize
+from jlan_tf.data.word2vec import embeddings_for, warn_if_undertrained, word2vec_epochs_for
+from jlan_tf.tokenization import DEFAULT_MAX_TOKENS, UNK_ID, Vocabulary, token_spans, tokenize
 
 log = logging.getLogger(__name__)
 
@@ -117,47 +116,6 @@ class WarningCounter(collections.Counter):
         return ", ".join(f"{k}: {v}" for k, v in sorted(self.items())) or "none"
 
 
-def _stable_hash(text: str) -> int:
-    # gensim seeds each word vector with hash(word); Python's hash changes per process.
-    return zlib.crc32(text.encode("utf-8"))
-
-
-# Summed over epochs, how often the average vocabulary word is seen by word2vec. Measured on
-# CodiEsp-50 (116k training tokens, 5k words): after gensim's default 5 epochs (~23 sightings
-# per word) every vector still points the same way (nearest-neighbour cosine 0.998) and JLAN
-# does not learn; 13 epochs learn slowly, 50 epochs well (README, Results).
-WORD2VEC_SIGHTINGS = 1000
-
-
-def word2vec_epochs_for(train_tokens: int, vocab_size: int) -> int:
-    """gensim's 5 epochs on a large corpus (MIMIC-III, the synthetic corpus); more on a small
-    one, until the average word has been seen ``WORD2VEC_SIGHTINGS`` times; at most 50."""
-    return int(min(50, max(5, math.ceil(WORD2VEC_SIGHTINGS * vocab_size / max(train_tokens, 1)))))
-
-
-def train_word2vec(vocab: Vocabulary, split: Split, dim: int, epochs: int, seed: int):
-    """gensim CBOW vectors over a split's documents; one worker keeps them identical from run
-    to run."""
-    from gensim.models import Word2Vec
-
-    return Word2Vec(
-        sentences=_TokenSentences(vocab, split.tokens, split.offsets), vector_size=dim, window=5, min_count=0, sg=0,
-        workers=1, epochs=epochs, seed=seed, hashfxn=_stable_hash, sorted_vocab=True,
-    )
-
-
-class _TokenSentences:
-    """Restartable iterable of a split's documents as token lists, for gensim."""
-
-    def __init__(self, vocab: Vocabulary, tokens: np.ndarray, offsets: np.ndarray):
-        self.vocab, self.tokens, self.offsets = vocab, tokens, offsets
-
-    def __iter__(self):
-        words = self.vocab.tokens
-        for start, end in zip(self.offsets[:-1], self.offsets[1:]):
-            yield [words[i] for i in self.tokens[start:end]]
-
-
 def _offsets(lengths: Sequence[int]) -> np.ndarray:
     return np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)]).astype(np.int64)
 
@@ -188,7 +146,7 @@ def write_prepared(
 
     ``labels`` fixes the label set (codes outside it are dropped); by default it is every
     code seen in any split. ``word2vec_epochs=None`` picks them from the corpus size
-    (``word2vec_epochs_for``). Returns the folder's path.
+    (``word2vec.word2vec_epochs_for``). Returns the folder's path.
     """
     out = Path(out)
     if out.exists() and not overwrite:
@@ -196,12 +154,58 @@ def write_prepared(
     warnings = warnings if warnings is not None else WarningCounter()
     if set(splits) != set(SPLITS):
         raise ValueError(f"splits must be exactly {SPLITS}, got {sorted(splits)}")
+    encoded, words = _tokenize_splits(splits, source, max_tokens, warnings)
+    labels = list(labels) if labels is not None else \
+        sorted({c for name in SPLITS for codes in encoded[name]["codes"] for c in codes})
+    label_index = {code: i for i, code in enumerate(labels)}
+    vocab, remap = _vocabulary(words, encoded["train"]["tokens"], min_doc_freq)  # training split only
 
-    # Pass 1: tokenize every document once into provisional ids (first-seen order).
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent if out.parent.exists() else None))
+    try:
+        arrays = {name: _split_arrays(encoded[name], remap, label_index) for name in SPLITS}
+        for name, split in arrays.items():
+            _write_split(tmp, name, split)
+        _write_labels(tmp / "labels.tsv", labels, descriptions, np.bincount(arrays["train"].labels,
+                                                                            minlength=len(labels)), warnings)
+        vocab.save(tmp / "vocab.txt")
+        epochs_chosen = "given" if word2vec_epochs is not None else "rule"
+        if word2vec_epochs is None:
+            word2vec_epochs = word2vec_epochs_for(len(arrays["train"].tokens), len(vocab))
+        np.save(tmp / "embeddings.npy", embeddings_for(vocab, arrays["train"], embedding_dim, word2vec_epochs, seed))
+        meta = {
+            "format_version": FORMAT_VERSION, "source": source, "settings": dict(settings),
+            "tokenization": {"min_doc_freq": min_doc_freq, "max_tokens": max_tokens},
+            "word2vec": {"dim": embedding_dim, "epochs": word2vec_epochs, "epochs_chosen": epochs_chosen, "seed": seed,
+                         "algorithm": "cbow"},
+            "counts": {**{f"{n}_documents": len(arrays[n]) for n in SPLITS}, "labels": len(labels),
+                       "vocabulary": len(vocab),
+                       "mean_tokens": round(float(np.mean(np.concatenate([arrays[n].lengths for n in SPLITS]))), 1)},
+            "clean_labels": arrays["train"].clean_labels is not None,
+            "evidence": {n: int(len(np.unique(arrays[n].evidence[:, :2], axis=0))) for n in SPLITS
+                         if arrays[n].evidence is not None},  # (document, code) pairs with gold evidence
+            "warnings": dict(sorted(warnings.items())),
+            "sha256": {p.name: _sha256(p) for p in sorted(tmp.iterdir())},
+        }
+        with open(tmp / "meta.json", "w", encoding="utf-8", newline="\n") as f:
+            f.write(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+        os.chmod(tmp, 0o755)
+        _replace_dir(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if warnings:
+        log.warning("%s: %s", out, warnings.summary())
+    return out
+
+
+def _tokenize_splits(splits: Mapping[str, Iterable[Document]], source: str, max_tokens: int,
+                     warnings: WarningCounter) -> tuple[dict[str, dict], list[str]]:
+    """Tokenizes every document once into provisional ids (first-seen order); returns per
+    split its ids, tokens, codes, clean codes and evidence, and the provisional words."""
     provisional: dict[str, int] = {}
+    setdefault = provisional.setdefault
     encoded: dict[str, dict] = {}
     seen_ids: set[str] = set()
-    setdefault = provisional.setdefault
     for name in SPLITS:
         part = encoded[name] = {"ids": [], "tokens": [], "codes": [], "clean": [], "evidence": []}
         for n, doc in enumerate(splits[name], 1):
@@ -227,90 +231,39 @@ def write_prepared(
         log.info("%s: %d documents", name, len(part["ids"]))
     if not encoded["train"]["ids"]:
         raise DataError(f"{source}: the training split has no usable document")
+    return encoded, list(provisional)
 
-    # Label set and vocabulary come from the data (vocabulary: training split only).
-    if labels is None:
-        labels = sorted({c for name in SPLITS for codes in encoded[name]["codes"] for c in codes})
-    labels = list(labels)
-    label_index = {code: i for i, code in enumerate(labels)}
-    doc_freq = np.zeros(len(provisional), np.int64)
-    for ids in encoded["train"]["tokens"]:
+
+def _vocabulary(words: list[str], train_tokens: list[np.ndarray], min_doc_freq: int) -> tuple[Vocabulary, np.ndarray]:
+    """The vocabulary of the training documents and the map provisional id -> its id (UNK if dropped)."""
+    doc_freq = np.zeros(len(words), np.int64)
+    for ids in train_tokens:
         doc_freq[np.unique(ids)] += 1
-    words = np.array(list(provisional), dtype=object)
-    keep = np.flatnonzero(doc_freq >= min_doc_freq)
-    keep = keep[[words[i] not in (PAD, UNK) for i in keep]]
-    order = sorted(keep, key=lambda i: (-doc_freq[i], words[i]))
-    vocab = Vocabulary([PAD, UNK, *words[order]])
-    remap = np.ones(len(provisional), np.int32)  # UNK unless kept
-    remap[order] = np.arange(2, len(vocab), dtype=np.int32)
+    vocab = Vocabulary.from_doc_freq(dict(zip(words, doc_freq.tolist())), min_doc_freq)
+    return vocab, np.array([vocab.index.get(w, UNK_ID) for w in words], np.int32).reshape(-1)
 
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent if out.parent.exists() else None))
-    try:
-        arrays: dict[str, Split] = {}
-        for name in SPLITS:
-            part = encoded[name]
-            token_arrays = [remap[t] for t in part["tokens"]]
-            labels_flat, label_offsets = _label_arrays(part["codes"], label_index)
-            split = Split(
-                ids=part["ids"],
-                tokens=np.concatenate(token_arrays or [np.zeros(0, np.int32)]).astype(np.int32),
-                offsets=_offsets([len(t) for t in token_arrays]),
-                labels=labels_flat,
-                label_offsets=label_offsets,
-            )
-            if part["clean"] and all(c is not None for c in part["clean"]):
-                split.clean_labels, split.clean_label_offsets = _label_arrays(part["clean"], label_index)
-            if any(e is not None for e in part["evidence"]):
-                split.evidence = _evidence_array(part["evidence"], label_index)
-            arrays[name] = split
-            _write_split(tmp, name, split)
 
-        train_counts = np.bincount(arrays["train"].labels, minlength=len(labels))
-        missing = [c for c in labels if not descriptions.get(c)]
-        if missing:
-            warnings["codes without a description"] += len(missing)
-        with open(tmp / "labels.tsv", "w", encoding="utf-8", newline="\n") as f:
-            for code, count in zip(labels, train_counts):
-                desc = " ".join(str(descriptions.get(code) or code).split())  # one line, no tabs
-                f.write(f"{code}\t{desc}\t{count}\n")
-        vocab.save(tmp / "vocab.txt")
+def _split_arrays(part: dict, remap: np.ndarray, label_index: Mapping[str, int]) -> Split:
+    token_arrays = [remap[t] for t in part["tokens"]]
+    labels_flat, label_offsets = _label_arrays(part["codes"], label_index)
+    split = Split(ids=part["ids"], tokens=np.concatenate(token_arrays or [np.zeros(0, np.int32)]).astype(np.int32),
+                  offsets=_offsets([len(t) for t in token_arrays]), labels=labels_flat, label_offsets=label_offsets)
+    if part["clean"] and all(c is not None for c in part["clean"]):
+        split.clean_labels, split.clean_label_offsets = _label_arrays(part["clean"], label_index)
+    if any(e is not None for e in part["evidence"]):
+        split.evidence = _evidence_array(part["evidence"], label_index)
+    return split
 
-        epochs_chosen = "given" if word2vec_epochs is not None else "rule"
-        if word2vec_epochs is None:
-            word2vec_epochs = word2vec_epochs_for(len(arrays["train"].tokens), len(vocab))
-        embeddings = _embeddings(vocab, arrays["train"], embedding_dim, word2vec_epochs, seed)
-        np.save(tmp / "embeddings.npy", embeddings)
 
-        meta = {
-            "format_version": FORMAT_VERSION,
-            "source": source,
-            "settings": dict(settings),
-            "tokenization": {"min_doc_freq": min_doc_freq, "max_tokens": max_tokens},
-            "word2vec": {"dim": embedding_dim, "epochs": word2vec_epochs, "epochs_chosen": epochs_chosen, "seed": seed,
-                         "algorithm": "cbow"},
-            "counts": {
-                **{f"{n}_documents": len(arrays[n]) for n in SPLITS},
-                "labels": len(labels),
-                "vocabulary": len(vocab),
-                "mean_tokens": round(float(np.mean(np.concatenate([arrays[n].lengths for n in SPLITS]))), 1),
-            },
-            "clean_labels": arrays["train"].clean_labels is not None,
-            "evidence": {n: int(len(np.unique(arrays[n].evidence[:, :2], axis=0))) for n in SPLITS
-                         if arrays[n].evidence is not None},  # (document, code) pairs with gold evidence
-            "warnings": dict(sorted(warnings.items())),
-            "sha256": {p.name: _sha256(p) for p in sorted(tmp.iterdir())},
-        }
-        with open(tmp / "meta.json", "w", encoding="utf-8", newline="\n") as f:
-            json.dump(meta, f, indent=2, sort_keys=True)
-            f.write("\n")
-        os.chmod(tmp, 0o755)
-        _replace_dir(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    if warnings:
-        log.warning("%s: %s", out, warnings.summary())
-    return out
+def _write_labels(path: Path, labels: list[str], descriptions: Mapping[str, str], train_counts: np.ndarray,
+                  warnings: WarningCounter) -> None:
+    missing = [c for c in labels if not descriptions.get(c)]
+    if missing:
+        warnings["codes without a description"] += len(missing)
+    with open(path, "w", encoding="utf-8", newline="\n") as f:
+        for code, count in zip(labels, train_counts):
+            desc = " ".join(str(descriptions.get(code) or code).split())  # one line, no tabs
+            f.write(f"{code}\t{desc}\t{count}\n")
 
 
 def _evidence_positions(doc: Document, max_tokens: int, warnings: WarningCounter) -> dict[str, list[int]] | None:
@@ -338,20 +291,6 @@ def _evidence_array(per_doc: Sequence[dict | None], label_index: Mapping[str, in
     rows = [(d, label_index[code], p) for d, evidence in enumerate(per_doc) for code, positions in (evidence or {}).items()
             if code in label_index for p in positions]
     return np.array(sorted(rows), np.int32).reshape(-1, 3)
-
-
-def _embeddings(vocab: Vocabulary, train: Split, dim: int, epochs: int, seed: int) -> np.ndarray:
-    """word2vec vectors per vocabulary row; ``epochs=0`` skips word2vec (seeded random rows)."""
-    rng = np.random.default_rng(seed)
-    embeddings = rng.normal(0.0, 0.1, (len(vocab), dim)).astype(np.float32)
-    embeddings[0] = 0.0
-    if epochs > 0:
-        log.info("training word2vec (CBOW, %d dims, %d epochs) on the training split", dim, epochs)
-        w2v = train_word2vec(vocab, train, dim, epochs, seed)
-        for i, token in enumerate(vocab.tokens[1:], 1):
-            if token in w2v.wv.key_to_index:
-                embeddings[i] = w2v.wv[token]
-    return embeddings
 
 
 def _write_split(folder: Path, name: str, split: Split) -> None:
@@ -409,19 +348,8 @@ def load_prepared(path: str | os.PathLike) -> PreparedDataset:
             **{f: load(f) for f in SPLIT_ARRAYS},
         )
     vocab = Vocabulary.load(path / "vocab.txt")
-    _warn_if_word2vec_undertrained(path, meta, len(splits["train"].tokens), len(vocab))
+    warn_if_undertrained(path, meta, len(splits["train"].tokens), len(vocab))
     return PreparedDataset(
         path=path, meta=meta, codes=codes, descriptions=descriptions, train_counts=np.array(counts),
         vocab=vocab, embeddings=np.load(path / "embeddings.npy"), splits=splits,
     )
-
-
-def _warn_if_word2vec_undertrained(path: Path, meta: Mapping, train_tokens: int, vocab_size: int) -> None:
-    """Folders prepared before the word2vec-epochs rule (no ``epochs_chosen``) may hold vectors
-    that never left their random start (README, Data)."""
-    word2vec = meta.get("word2vec", {})
-    wanted = word2vec_epochs_for(train_tokens, vocab_size)
-    if "epochs_chosen" not in word2vec and 0 < word2vec.get("epochs", 0) < wanted:
-        log.warning("%s: prepared with %d word2vec epochs, fewer than the %d this corpus gets now (see README, "
-                    "Data); prepare it again (jlan-prepare ... --overwrite, or delete the folder)",
-                    path, word2vec["epochs"], wanted)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import codecs
 import csv
 import gzip
 import io
@@ -12,31 +11,41 @@ from typing import Iterator
 
 from jlan_tf.data.prepared import DataError, WarningCounter
 
-_active_counter: list[WarningCounter] = [WarningCounter()]  # one preparation at a time
-
-
-def _count_and_replace(error: UnicodeDecodeError):
-    _active_counter[0]["undecodable bytes replaced"] += error.end - error.start
-    return "\ufffd", error.end
-
-
-codecs.register_error("jlan_count_replace", _count_and_replace)
+UNDECODABLE = "undecodable bytes replaced"
 csv.field_size_limit(sys.maxsize)  # discharge summaries are long
+
+
+class _CountingText(io.TextIOWrapper):
+    """UTF-8 text whose undecodable bytes became U+FFFD; counts them into ``warnings``."""
+
+    def __init__(self, raw, warnings: WarningCounter | None):
+        super().__init__(raw, encoding="utf-8", errors="replace", newline="")
+        self.warnings = warnings
+
+    def _count(self, text: str) -> str:
+        if self.warnings is not None and "\ufffd" in text:
+            self.warnings[UNDECODABLE] += text.count("\ufffd")
+        return text
+
+    def read(self, size=-1):
+        return self._count(super().read(size))
+
+    def readline(self, size=-1):  # iterating a subclass of TextIOWrapper calls readline
+        return self._count(super().readline(size))
 
 
 def open_text(path: str | Path, warnings: WarningCounter | None = None) -> io.TextIOBase:
     """A text stream over ``path`` (gzip when it ends in .gz). Bytes that are not UTF-8 are
-    replaced by U+FFFD and counted in ``warnings``; a missing file is a DataError."""
+    replaced by U+FFFD and counted in ``warnings`` (a U+FFFD already in the file counts too);
+    a missing file is a DataError."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: file not found")
-    if warnings is not None:
-        _active_counter[0] = warnings
     try:
         raw = gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
     except OSError as e:
         raise DataError(f"{path}: cannot be read ({e.strerror})") from None
-    return io.TextIOWrapper(raw, encoding="utf-8", errors="jlan_count_replace", newline="")
+    return _CountingText(raw, warnings)
 
 
 def find_file(folder: Path, stem: str) -> Path:

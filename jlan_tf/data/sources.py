@@ -44,7 +44,9 @@ def prepare_mimic4(out, mimic_dir, note_dir, icd_version: str = "10", splits_fil
 
 
 def prepare_jsonl(out, train, dev, test, codes: str | None = None, **options) -> Path:
-    splits = {"train": jsonl.read_jsonl(train), "dev": jsonl.read_jsonl(dev), "test": jsonl.read_jsonl(test)}
-    descriptions = jsonl.read_code_table(codes) if codes else {}
+    warnings = WarningCounter()
+    splits = {name: jsonl.read_jsonl(path, warnings) for name, path in (("train", train), ("dev", dev), ("test", test))}
+    descriptions = jsonl.read_code_table(codes, warnings) if codes else {}
     settings = {"files": {"train": str(Path(train).name), "dev": str(Path(dev).name), "test": str(Path(test).name)}}
-    return write_prepared(out, source="jsonl", settings=settings, splits=splits, descriptions=descriptions, **options)
+    return write_prepared(out, source="jsonl", settings=settings, splits=splits, descriptions=descriptions,
+                          warnings=warnings, **options)

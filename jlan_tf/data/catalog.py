@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from pathlib import Path
 
@@ -30,7 +31,7 @@ from jlan_tf.data.sources import prepare_codiesp, prepare_synthetic
 @dataclasses.dataclass
 class ResolvedDataset:
     path: Path
-    data_source: str        # mimic3 | synthetic | codiesp | prepared
+    data_source: str        # the prepared folder's source: mimic3 | mimic4_icd9|10 | codiesp | synthetic | jsonl
     note: str = ""          # one plain line for the user, when we substituted something
 
 
@@ -88,4 +89,4 @@ def resolve(name: str, data: DataConfig, data_dir: str | None = None, top_codes:
     if not (path / "meta.json").exists():
         raise DataError(f"{name}: not a dataset name (top50, full, mimic4_icd9, mimic4_icd10, codiesp, synthetic) "
                         f"nor a prepared folder")
-    return ResolvedDataset(path, "prepared")
+    return ResolvedDataset(path, json.loads((path / "meta.json").read_text())["source"])

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from jlan_tf.truncation import PositiveLossMean, drop_rate, frequency_bands, per_entry_bce, truncation_mask
+from jlan_tf.denoising import PositiveLossMean, drop_rate, frequency_bands, per_entry_bce, truncation_mask
 
 
 def test_schedule_values():
