@@ -192,3 +192,60 @@ def test_prior_bias_starts_at_label_log_odds():
 
     off = tiny_model(config=dataclasses.replace(TINY, prior_bias=False), label_priors=priors)
     assert not off.get_layer("output").label_bias.numpy().any()
+
+
+MIRRORED_TRUNCATION = textwrap.dedent("""
+    import json, sys
+    import numpy as np, tensorflow as tf, keras
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    sys.path.insert(0, "tests")
+    from test_model import tiny_batch, tiny_model
+    from jlan_tf.denoising import per_entry_bce, truncation_mask
+    x, y = tiny_batch(batch=8, seed=5)
+    labels = y["labels"]
+
+    def reference(halves):
+        # Two SGD steps by hand: plain BCE, then rate 0.5 with the mask decided per half-batch
+        # (what each of 2 replicas sees) or over the whole batch (halves=False).
+        model = tiny_model(seed=1, d_max=0.0)
+        optimizer = keras.optimizers.SGD(0.5)
+        masks = []
+        for rate in (0.0, 0.5):
+            with tf.GradientTape() as tape:
+                loss_matrix = per_entry_bce(labels, model(x, training=True)["logits"])
+                parts = [slice(0, 4), slice(4, 8)] if halves else [slice(0, 8)]
+                keep = tf.concat([truncation_mask(loss_matrix[p], labels[p], rate) for p in parts], 0)
+                loss = tf.reduce_sum(loss_matrix * keep) / tf.reduce_sum(keep)
+            optimizer.apply(tape.gradient(loss, model.trainable_variables), model.trainable_variables)
+            masks.append(keep.numpy())
+        return [w.numpy() for w in model.trainable_weights], masks[1]
+
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    with strategy.scope():
+        model = tiny_model(seed=1, d_max=0.5, warmup_steps=1, drop_rank="loss", drop_rounding="ceil")
+        model.compile(optimizer=keras.optimizers.SGD(0.5))
+    history = model.fit(tf.data.Dataset.from_tensors((x, y)).repeat(2), epochs=1, verbose=0)
+    mirrored = [w.numpy() for w in model.trainable_weights]
+    per_replica, mask_halves = reference(halves=True)
+    whole_batch, mask_whole = reference(halves=False)
+    gap = lambda a, b: max(float(np.abs(u - v).max()) for u, v in zip(a, b))
+    print(json.dumps({"diff": gap(mirrored, per_replica), "diff_whole_batch_mask": gap(mirrored, whole_batch),
+                      "masks_differ": bool((mask_halves != mask_whole).any()),
+                      "dropped_by_hand": float((1 - mask_halves).sum())}))
+""")
+
+
+@pytest.mark.slow  # default suite within 4 minutes; CI runs it
+def test_mirrored_strategy_with_truncation_matches_the_per_replica_step():
+    # d_max > 0 under MirroredStrategy: each replica drops the highest-loss positives of its
+    # half of the batch, and the loss is the mean over the kept entries of the whole batch.
+    result = subprocess.run([sys.executable, "-c", MIRRORED_TRUNCATION], capture_output=True, text=True,
+                            cwd=os.path.dirname(os.path.dirname(__file__)), timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    import json
+
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    assert figures["masks_differ"] and figures["dropped_by_hand"] > 0  # the two readings can be told apart
+    assert figures["diff"] < 1e-5, figures
+    assert figures["diff_whole_batch_mask"] > 10 * max(figures["diff"], 1e-7), figures
