@@ -132,11 +132,15 @@ def _mean_sd(values: list[float]) -> str:
     return f"{np.mean(values):.3f} ± {np.std(values, ddof=1) if len(values) > 1 else 0.0:.3f}"
 
 
-def report(per_run: list[list[dict]], data: PreparedDataset, split: str, pairs: str) -> tuple[str, dict]:
+def report(per_run: list[list[dict]], data: PreparedDataset, split: str, pairs: str,
+           run_metrics: list[dict]) -> tuple[str, dict]:
     pooled = [r for records in per_run for r in records]
     summary = {name: {k: [float(np.mean([r[name][k] for r in records])) for records in per_run] for k in KEYS}
                for name in RANKERS}
-    lines = [f"Evidence quality, {split} split, {len(per_run)} run(s), pairs: {pairs} "
+    coding = ["The runs' own coding quality on the same split (metrics.json), mean ± sd:", "",
+              "| " + " | ".join(metrics.REPORTED) + " |", "|---" * len(metrics.REPORTED) + "|",
+              "| " + " | ".join(_mean_sd([m[split][k] for m in run_metrics]) for k in metrics.REPORTED) + " |", ""]
+    lines = coding + [f"Evidence quality, {split} split, {len(per_run)} run(s), pairs: {pairs} "
              f"({', '.join(str(len(r)) for r in per_run)} scored (note, code) pairs per run). Mean ± sd over runs.", "",
              "| ranking | " + " | ".join(KEYS) + " |", "|---" * (len(KEYS) + 1) + "|"]
     for name in RANKERS:
@@ -233,17 +237,18 @@ def main(argv=None) -> int:
     parser.add_argument("--texts", help="folder of the split's notes as ID.txt, for examples.html")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    per_run, lr_cache, data = [], {}, None
+    per_run, lr_cache, data, run_metrics = [], {}, None, []
     try:
         for run in args.run:
             records, data = score_run(Path(run), args.split, args.pairs, lr_cache)
             if not records:
                 raise DataError(f"{run}: no (note, code) pair to score")
             per_run.append(records)
+            run_metrics.append(json.loads((Path(run) / "metrics.json").read_text()))
     except DataError as e:
         print(f"evidence_quality.py: error: {e}", file=sys.stderr)
         return 2
-    table, result = report(per_run, data, args.split, args.pairs)
+    table, result = report(per_run, data, args.split, args.pairs, run_metrics)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "table.md").write_text(table)
