@@ -125,3 +125,20 @@ def test_non_utf8_bytes_are_counted(tmp_path):
     path.write_bytes(path.read_bytes().replace(b"pneumonia treated", b"pneumonia \xff\xfe treated"))
     data = load_prepared(prepare_mimic3(tmp_path / "p", mimic, splits, "50", embedding_dim=4, word2vec_epochs=1))
     assert data.meta["warnings"]["undecodable bytes replaced"] == 2
+
+
+def test_clean_setting_reads_edin_et_al_split_file(tmp_path):
+    mimic, _ = write_mimic(tmp_path)
+    split_file = tmp_path / "mimiciii_clean_split.csv"
+    split_file.write_text("_id,split\n100,train\n101,train\n103,train\n104,val\n105,test\n999,test\n")
+    data = load_prepared(prepare_mimic3(tmp_path / "p", mimic, None, "clean", splits_file=split_file,
+                                        min_code_count=1, embedding_dim=4, word2vec_epochs=1, min_doc_freq=1))
+    assert [data.splits[s].ids for s in ("train", "dev", "test")] == [["100", "101", "103"], ["104"], ["105"]]
+    assert "311" in data.codes and "E885.9" in data.codes  # every code of the split's admissions
+    assert data.meta["warnings"]["split admissions without a (frequent) code dropped"] == 1  # 999
+    assert data.meta["settings"] == {"setting": "clean", "min_code_count": 1}
+    # Every code here is seen once: with Edin et al.'s threshold of 10 nothing is left to train on.
+    with pytest.raises(DataError, match="no usable document"):
+        prepare_mimic3(tmp_path / "q", mimic, None, "clean", splits_file=split_file, embedding_dim=4)
+    with pytest.raises(DataError, match="needs Edin et al.'s split file"):
+        prepare_mimic3(tmp_path / "r", mimic, None, "clean")

@@ -28,8 +28,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("mimic3", "raw MIMIC-III v1.4 CSVs and CAML's split files")
     p.add_argument("--mimic-dir", required=True)
-    p.add_argument("--splits-dir", required=True)
-    p.add_argument("--setting", choices=["50", "full"], default="50")
+    p.add_argument("--splits-dir", help="CAML's split files (settings 50 and full)")
+    p.add_argument("--setting", choices=["50", "full", "clean"], default="50")
+    p.add_argument("--splits-file", help="setting clean: Edin et al.'s split file (CSV _id,split or .feather)")
+    p.add_argument("--min-code-count", type=int, default=10, help="setting clean: rarer codes are removed")
     p = add("mimic4", "MIMIC-IV hosp/ tables and MIMIC-IV-Note's discharge notes (Edin et al.'s processing)")
     p.add_argument("--mimic-dir", required=True, help="the folder holding hosp/")
     p.add_argument("--note-dir", help="the folder holding note/ (default: --mimic-dir)")
@@ -59,7 +61,10 @@ def run(args: argparse.Namespace):
     options = dict(out=args.out, overwrite=args.overwrite, min_doc_freq=args.min_doc_freq,
                    max_tokens=args.max_tokens, embedding_dim=args.embedding_dim, word2vec_epochs=args.word2vec_epochs)
     if args.source == "mimic3":
-        return sources.prepare_mimic3(mimic_dir=args.mimic_dir, splits_dir=args.splits_dir, setting=args.setting, **options)
+        if args.setting != "clean" and not args.splits_dir:
+            raise DataError("mimic3 --setting 50|full needs --splits-dir (CAML's split files)")
+        return sources.prepare_mimic3(mimic_dir=args.mimic_dir, splits_dir=args.splits_dir, setting=args.setting,
+                                      splits_file=args.splits_file, min_code_count=args.min_code_count, **options)
     if args.source == "mimic4":
         return sources.prepare_mimic4(mimic_dir=args.mimic_dir, note_dir=args.note_dir or args.mimic_dir,
                                       icd_version=args.icd_version, splits_file=args.splits_file,

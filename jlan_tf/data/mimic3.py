@@ -21,7 +21,7 @@ from typing import Iterator
 
 from jlan_tf.data.descriptions import dot_icd9, icd9_descriptions
 from jlan_tf.data.prepared import SPLITS, DataError, Document, WarningCounter
-from jlan_tf.data.readers import csv_rows, find_file, open_text
+from jlan_tf.data.readers import csv_rows, find_file, open_text, read_splits_file
 
 log = logging.getLogger(__name__)
 
@@ -84,16 +84,47 @@ def _read_discharge_summaries(path: Path, wanted: set[str], warnings: WarningCou
     return {hadm: "\n".join(text for *_, text in sorted(parts)) for hadm, parts in notes.items()}
 
 
-def read_mimic3(mimic_dir: str | Path, splits_dir: str | Path, setting: str = "50",
-                warnings: WarningCounter | None = None):
-    """Returns (splits, descriptions, labels, settings) for ``write_prepared``."""
-    mimic_dir, splits_dir = Path(mimic_dir), Path(splits_dir)
+def frequent_codes_only(codes: dict[str, list[str]], min_count: int, warnings: WarningCounter) -> dict:
+    """Edin et al.'s filter: codes in fewer than ``min_count`` admissions go, then the
+    admissions left without a code (both counted in ``warnings``)."""
+    counts = collections.Counter(c for cs in codes.values() for c in cs)
+    kept = {c for c, n in counts.items() if n >= min_count}
+    codes = {hadm: [c for c in cs if c in kept] for hadm, cs in codes.items()}
+    for what, n in ((f"codes seen in fewer than {min_count} admissions removed", len(counts) - len(kept)),
+                    ("admissions left without a code dropped", sum(1 for cs in codes.values() if not cs))):
+        if n:
+            warnings[what] += n
+    return {hadm: cs for hadm, cs in codes.items() if cs}
+
+
+def read_mimic3(mimic_dir: str | Path, splits_dir: str | Path | None, setting: str = "50",
+                warnings: WarningCounter | None = None, splits_file: str | Path | None = None,
+                min_code_count: int = 10):
+    """Returns (splits, descriptions, labels, settings) for ``write_prepared``.
+
+    ``setting="clean"``: Edin et al.'s MIMIC-III clean split (``splits_file``: their split
+    file, CSV ``_id,split`` or ``.feather``); codes in fewer than ``min_code_count`` of its
+    admissions are removed, then the admissions left without a code."""
+    mimic_dir = Path(mimic_dir)
     warnings = warnings if warnings is not None else WarningCounter()
-    if setting not in ("50", "full"):
-        raise DataError(f"setting must be '50' or 'full', got {setting!r}")
-    split_ids = {name: read_split_ids(find_file(splits_dir, f"{name}_{setting}_hadm_ids.csv")) for name in SPLITS}
+    if setting not in ("50", "full", "clean"):
+        raise DataError(f"setting must be '50', 'full' or 'clean', got {setting!r}")
+    if setting == "clean":
+        if not splits_file:
+            raise DataError("setting 'clean' needs Edin et al.'s split file (--splits-file)")
+        assigned = read_splits_file(Path(splits_file), warnings)
+        split_ids = {name: sorted((h for h, s in assigned.items() if s == name), key=int) for name in SPLITS}
+    else:
+        split_ids = {name: read_split_ids(find_file(Path(splits_dir), f"{name}_{setting}_hadm_ids.csv"))
+                     for name in SPLITS}
     wanted = {hadm for ids in split_ids.values() for hadm in ids}
     codes = _read_codes(mimic_dir, wanted, warnings)
+    if setting == "clean":
+        codes = frequent_codes_only(codes, min_code_count, warnings)
+        uncoded = sum(1 for ids in split_ids.values() for h in ids if h not in codes)
+        if uncoded:
+            warnings["split admissions without a (frequent) code dropped"] += uncoded
+        split_ids = {name: [h for h in ids if h in codes] for name, ids in split_ids.items()}
     texts = _read_discharge_summaries(find_file(mimic_dir, "NOTEEVENTS.csv"), wanted, warnings)
 
     def split(name: str) -> Iterator[Document]:
@@ -104,5 +135,5 @@ def read_mimic3(mimic_dir: str | Path, splits_dir: str | Path, setting: str = "5
             yield Document(hadm, texts[hadm], codes.get(hadm, []))
 
     labels = MIMIC3_TOP50 if setting == "50" else None
-    settings = {"setting": setting}
+    settings = {"setting": setting, **({"min_code_count": min_code_count} if setting == "clean" else {})}
     return {name: split(name) for name in SPLITS}, _read_descriptions(mimic_dir, warnings), labels, settings

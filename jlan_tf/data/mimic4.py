@@ -25,13 +25,11 @@ import zlib
 from pathlib import Path
 
 from jlan_tf.data.descriptions import dot_icd9, icd9_descriptions, icd10cm_description, icd10pcs_description
+from jlan_tf.data.mimic3 import frequent_codes_only
 from jlan_tf.data.prepared import SPLITS, DataError, Document, WarningCounter
-from jlan_tf.data.readers import csv_rows, find_file
+from jlan_tf.data.readers import csv_rows, find_file, read_splits_file
 
 log = logging.getLogger(__name__)
-
-SPLIT_NAMES = {"train": "train", "val": "dev", "dev": "dev", "test": "test"}
-
 
 def dot_icd10(code: str, is_diagnosis: bool) -> str:
     """ICD-10-CM diagnoses get a dot after 3 characters; ICD-10-PCS procedures have none."""
@@ -71,36 +69,6 @@ def _read_discharge_notes(path: Path, wanted: set[str], warnings: WarningCounter
     return {hadm: "\n".join(text for *_, text in sorted(parts)) for hadm, parts in notes.items()}
 
 
-def read_splits_file(path: Path, warnings: WarningCounter) -> dict[str, str]:
-    """hadm_id -> train | dev | test, from a CSV (or Edin et al.'s feather) splits file."""
-    if path.suffix == ".feather":
-        try:
-            import pandas as pd
-
-            frame = pd.read_feather(path)
-        except ImportError:
-            raise DataError(f"{path}: reading .feather needs pandas and pyarrow (pip install pyarrow), "
-                            f"or save it as CSV with columns _id,split") from None
-        id_column = "_id" if "_id" in frame.columns else "hadm_id"
-        if id_column not in frame.columns or "split" not in frame.columns:
-            raise DataError(f"{path}: expected columns _id (or hadm_id) and split")
-        rows = [(i + 1, {"ID": str(hadm), "SPLIT": str(split)})
-                for i, (hadm, split) in enumerate(zip(frame[id_column], frame["split"]))]
-    else:
-        with open(path, encoding="utf-8") as f:
-            header = f.readline().strip().lower().split(",")
-        id_column = "_ID" if "_id" in header else "HADM_ID"
-        rows = [(line, {"ID": r[id_column], "SPLIT": r["SPLIT"]})
-                for line, r in csv_rows(path, [id_column, "SPLIT"], warnings)]
-    splits = {}
-    for line, row in rows:
-        name = SPLIT_NAMES.get(row["SPLIT"].strip().lower())
-        if name is None:
-            raise DataError(f"{path}:{line}: split must be train, val, dev or test")
-        splits[row["ID"].strip().split(".")[0]] = name
-    return splits
-
-
 def patient_split(subject_id: str) -> str:
     bucket = zlib.crc32(subject_id.encode()) % 10
     return "test" if bucket == 0 else "dev" if bucket == 1 else "train"
@@ -115,13 +83,8 @@ def read_mimic4(mimic_dir: str | Path, note_dir: str | Path, icd_version: str = 
     if icd_version not in ("9", "10"):
         raise DataError(f"icd_version must be 9 or 10, got {icd_version!r}")
     codes, subjects = _read_codes(mimic_dir, icd_version, warnings)
-    counts = collections.Counter(c for cs in codes.values() for c in cs)
-    kept = {c for c, n in counts.items() if n >= min_code_count}
-    warnings[f"codes seen in fewer than {min_code_count} admissions removed"] += len(counts) - len(kept)
-    codes = {hadm: [c for c in cs if c in kept] for hadm, cs in codes.items()}
-    dropped = [hadm for hadm, cs in codes.items() if not cs]
-    warnings["admissions left without a code dropped"] += len(dropped)
-    codes = {hadm: cs for hadm, cs in codes.items() if cs}
+    codes = frequent_codes_only(codes, min_code_count, warnings)
+    kept = {c for cs in codes.values() for c in cs}
     texts = _read_discharge_notes(find_file(note_dir / "note", "discharge.csv"), set(codes), warnings)
     assigned = read_splits_file(Path(splits_file), warnings) if splits_file else None
 

@@ -81,3 +81,36 @@ def csv_rows(path: Path, required: list[str], warnings: WarningCounter) -> Itera
             if len(row) != len(header):
                 raise DataError(f"{path}:{line}: expected {len(header)} fields, found {len(row)}")
             yield line, {c: row[i] for c, i in zip(required, index)}
+
+
+SPLIT_NAMES = {"train": "train", "val": "dev", "dev": "dev", "test": "test"}
+
+
+def read_splits_file(path: Path, warnings: WarningCounter) -> dict[str, str]:
+    """hadm_id -> train | dev | test, from a CSV (or Edin et al.'s feather) splits file."""
+    if path.suffix == ".feather":
+        try:
+            import pandas as pd
+
+            frame = pd.read_feather(path)
+        except ImportError:
+            raise DataError(f"{path}: reading .feather needs pandas and pyarrow (pip install pyarrow), "
+                            f"or save it as CSV with columns _id,split") from None
+        id_column = "_id" if "_id" in frame.columns else "hadm_id"
+        if id_column not in frame.columns or "split" not in frame.columns:
+            raise DataError(f"{path}: expected columns _id (or hadm_id) and split")
+        rows = [(i + 1, {"ID": str(hadm), "SPLIT": str(split)})
+                for i, (hadm, split) in enumerate(zip(frame[id_column], frame["split"]))]
+    else:
+        with open(path, encoding="utf-8") as f:
+            header = f.readline().strip().lower().split(",")
+        id_column = "_ID" if "_id" in header else "HADM_ID"
+        rows = [(line, {"ID": r[id_column], "SPLIT": r["SPLIT"]})
+                for line, r in csv_rows(path, [id_column, "SPLIT"], warnings)]
+    splits = {}
+    for line, row in rows:
+        name = SPLIT_NAMES.get(row["SPLIT"].strip().lower())
+        if name is None:
+            raise DataError(f"{path}:{line}: split must be train, val, dev or test")
+        splits[row["ID"].strip().split(".")[0]] = name
+    return splits

@@ -27,9 +27,11 @@ def prepare_codiesp(out, root, lang: str = "en", task: str = "D", top_codes: int
                           labels=labels, warnings=warnings, **options)
 
 
-def prepare_mimic3(out, mimic_dir, splits_dir, setting: str = "50", **options) -> Path:
+def prepare_mimic3(out, mimic_dir, splits_dir=None, setting: str = "50", splits_file=None, min_code_count: int = 10,
+                   **options) -> Path:
     warnings = WarningCounter()
-    splits, descriptions, labels, settings = mimic3.read_mimic3(mimic_dir, splits_dir, setting, warnings)
+    splits, descriptions, labels, settings = mimic3.read_mimic3(mimic_dir, splits_dir, setting, warnings, splits_file,
+                                                                min_code_count)
     return write_prepared(out, source="mimic3", settings=settings, splits=splits, descriptions=descriptions,
                           labels=labels, warnings=warnings, **options)
 
