@@ -3,7 +3,7 @@
 Defaults: the paper's architecture and sizes; for its two ideas, the forms chosen on dev in
 the README's 5-seed CodiEsp-50 study (joint fusion scaled by 2 with per-label gate biases;
 the truncation loss with relative ranking, burn-in, D_max 0.1, stochastic rounding; early
-stopping on dev MAP). The paper's form of both: ``experiments/_common.PAPER``.
+stopping on dev MAP). The paper's form of both: ``--set preset=jlan_paper`` (``PRESETS``).
 
 Sections: ``data`` (what to train on), ``model`` (the network), ``train`` (optimisation
 and the denoising schedule). Unknown keys are an error; values are parsed to the field's
