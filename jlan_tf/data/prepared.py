@@ -35,8 +35,9 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
+from jlan_tf.data.evidence_spans import evidence_array, evidence_positions
 from jlan_tf.data.word2vec import embeddings_for, warn_if_undertrained, word2vec_epochs_for
-from jlan_tf.tokenization import DEFAULT_MAX_TOKENS, UNK_ID, Vocabulary, token_spans, tokenize
+from jlan_tf.tokenization import DEFAULT_MAX_TOKENS, UNK_ID, Vocabulary, tokenize
 
 log = logging.getLogger(__name__)
 
@@ -172,20 +173,8 @@ def write_prepared(
         if word2vec_epochs is None:
             word2vec_epochs = word2vec_epochs_for(len(arrays["train"].tokens), len(vocab))
         np.save(tmp / "embeddings.npy", embeddings_for(vocab, arrays["train"], embedding_dim, word2vec_epochs, seed))
-        meta = {
-            "format_version": FORMAT_VERSION, "source": source, "settings": dict(settings),
-            "tokenization": {"min_doc_freq": min_doc_freq, "max_tokens": max_tokens},
-            "word2vec": {"dim": embedding_dim, "epochs": word2vec_epochs, "epochs_chosen": epochs_chosen, "seed": seed,
-                         "algorithm": "cbow"},
-            "counts": {**{f"{n}_documents": len(arrays[n]) for n in SPLITS}, "labels": len(labels),
-                       "vocabulary": len(vocab),
-                       "mean_tokens": round(float(np.mean(np.concatenate([arrays[n].lengths for n in SPLITS]))), 1)},
-            "clean_labels": arrays["train"].clean_labels is not None,
-            "evidence": {n: int(len(np.unique(arrays[n].evidence[:, :2], axis=0))) for n in SPLITS
-                         if arrays[n].evidence is not None},  # (document, code) pairs with gold evidence
-            "warnings": dict(sorted(warnings.items())),
-            "sha256": {p.name: _sha256(p) for p in sorted(tmp.iterdir())},
-        }
+        meta = _meta(source, settings, min_doc_freq, max_tokens, embedding_dim, word2vec_epochs, epochs_chosen, seed,
+                     arrays, labels, vocab, warnings, tmp)
         with open(tmp / "meta.json", "w", encoding="utf-8", newline="\n") as f:
             f.write(json.dumps(meta, indent=2, sort_keys=True) + "\n")
         os.chmod(tmp, 0o755)
@@ -196,6 +185,24 @@ def write_prepared(
     if warnings:
         log.warning("%s: %s", out, warnings.summary())
     return out
+
+
+def _meta(source, settings, min_doc_freq, max_tokens, embedding_dim, word2vec_epochs, epochs_chosen, seed,
+          arrays: dict[str, Split], labels: list[str], vocab: Vocabulary, warnings: WarningCounter, folder: Path) -> dict:
+    return {
+        "format_version": FORMAT_VERSION, "source": source, "settings": dict(settings),
+        "tokenization": {"min_doc_freq": min_doc_freq, "max_tokens": max_tokens},
+        "word2vec": {"dim": embedding_dim, "epochs": word2vec_epochs, "epochs_chosen": epochs_chosen, "seed": seed,
+                     "algorithm": "cbow"},
+        "counts": {**{f"{n}_documents": len(arrays[n]) for n in SPLITS}, "labels": len(labels),
+                   "vocabulary": len(vocab),
+                   "mean_tokens": round(float(np.mean(np.concatenate([arrays[n].lengths for n in SPLITS]))), 1)},
+        "clean_labels": arrays["train"].clean_labels is not None,
+        "evidence": {n: int(len(np.unique(arrays[n].evidence[:, :2], axis=0))) for n in SPLITS
+                     if arrays[n].evidence is not None},  # (document, code) pairs with gold evidence
+        "warnings": dict(sorted(warnings.items())),
+        "sha256": {p.name: _sha256(p) for p in sorted(folder.iterdir())},
+    }
 
 
 def _tokenize_splits(splits: Mapping[str, Iterable[Document]], source: str, max_tokens: int,
@@ -225,7 +232,7 @@ def _tokenize_splits(splits: Mapping[str, Iterable[Document]], source: str, max_
             part["ids"].append(doc.id)
             part["codes"].append(doc.codes)
             part["clean"].append(doc.clean_codes)
-            part["evidence"].append(_evidence_positions(doc, max_tokens, warnings))
+            part["evidence"].append(evidence_positions(doc, max_tokens, warnings))
             if n % 10000 == 0:
                 log.info("%s: tokenized %d documents", name, n)
         log.info("%s: %d documents", name, len(part["ids"]))
@@ -251,7 +258,7 @@ def _split_arrays(part: dict, remap: np.ndarray, label_index: Mapping[str, int])
     if part["clean"] and all(c is not None for c in part["clean"]):
         split.clean_labels, split.clean_label_offsets = _label_arrays(part["clean"], label_index)
     if any(e is not None for e in part["evidence"]):
-        split.evidence = _evidence_array(part["evidence"], label_index)
+        split.evidence = evidence_array(part["evidence"], label_index)
     return split
 
 
@@ -264,33 +271,6 @@ def _write_labels(path: Path, labels: list[str], descriptions: Mapping[str, str]
         for code, count in zip(labels, train_counts):
             desc = " ".join(str(descriptions.get(code) or code).split())  # one line, no tabs
             f.write(f"{code}\t{desc}\t{count}\n")
-
-
-def _evidence_positions(doc: Document, max_tokens: int, warnings: WarningCounter) -> dict[str, list[int]] | None:
-    """code -> the positions of the kept tokens that overlap the coder's character spans."""
-    if doc.evidence is None:
-        return None
-    spans = token_spans(doc.text, max_tokens=max_tokens)
-    if spans is None:
-        warnings["notes whose evidence spans cannot be mapped to tokens"] += 1
-        return None
-    starts, ends = np.array([s for s, _ in spans], np.int64), np.array([e for _, e in spans], np.int64)
-    positions = {}
-    for code, char_spans in doc.evidence.items():
-        hit = np.zeros(len(spans), bool)
-        for start, end in char_spans:
-            hit |= (starts < end) & (ends > start)
-        if hit.any():
-            positions[code] = np.flatnonzero(hit).tolist()
-        else:
-            warnings["evidence spans without a kept token (cut notes, numbers only)"] += 1
-    return positions
-
-
-def _evidence_array(per_doc: Sequence[dict | None], label_index: Mapping[str, int]) -> np.ndarray:
-    rows = [(d, label_index[code], p) for d, evidence in enumerate(per_doc) for code, positions in (evidence or {}).items()
-            if code in label_index for p in positions]
-    return np.array(sorted(rows), np.int32).reshape(-1, 3)
 
 
 def _write_split(folder: Path, name: str, split: Split) -> None:
