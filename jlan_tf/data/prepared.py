@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 import numpy as np
+from tqdm import tqdm
 
 from jlan_tf.data.evidence_spans import evidence_array, evidence_positions
 from jlan_tf.data.word2vec import embeddings_for, warn_if_undertrained, word2vec_epochs_for
@@ -215,7 +216,9 @@ def _tokenize_splits(splits: Mapping[str, Iterable[Document]], source: str, max_
     seen_ids: set[str] = set()
     for name in SPLITS:
         part = encoded[name] = {"ids": [], "tokens": [], "codes": [], "clean": [], "evidence": []}
-        for n, doc in enumerate(splits[name], 1):
+        # A progress bar on a terminal only (counts, never text); log lines elsewhere.
+        for n, doc in enumerate(tqdm(splits[name], desc=f"tokenizing {name}", unit=" notes", disable=None,
+                                     leave=False), 1):
             if doc.id in seen_ids:
                 raise DataError(f"{source}: document id {doc.id!r} appears twice")
             seen_ids.add(doc.id)
