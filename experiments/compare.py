@@ -13,7 +13,6 @@ Finished runs under OUT/runs are reused, so --only-seeds can split the work over
 
 from __future__ import annotations
 
-import json
 import statistics
 import sys
 from pathlib import Path
@@ -40,10 +39,11 @@ def main(argv=None) -> int:
 
     import baseline_lr
     from jlan_tf.data.prepared import load_prepared
+    from jlan_tf.run_folder import RunFolder
 
-    seed0 = next(p for p in sorted((out / "runs").iterdir()) if (p / "data.json").exists())
-    data_path = json.loads((seed0 / "data.json").read_text())["path"]
-    lr = baseline_lr.fit_and_score(load_prepared(data_path))
+    runs = (RunFolder(p) for p in sorted((out / "runs").iterdir()))
+    first_run = next(run for run in runs if run.data_info.exists())  # every run read the same prepared data
+    lr = baseline_lr.fit_and_score(load_prepared(first_run.read("data")["path"]))
     with_lr = {**results, LR: [{"dev": lr["dev"], "test": lr["test"], "epochs": []}]}
     minutes[LR] = {"train_minutes": [float("nan")]}
     print(write_table(with_lr, out, extra=minutes))

@@ -18,7 +18,7 @@ ways and each ranking is scored against the coder's span with ``metrics.evidence
 Writes ``table.md`` (mean ± sd over runs; the paired difference of fused to lr and to random
 with a 95 % bootstrap interval over notes; where fused fails, by code and by span kind),
 ``results.json`` and ``evidence_quality.png`` to ``--out``. With ``--texts`` (the folder of
-the split's ``ID.txt`` notes) it also writes ``examples.html`` into the first run's folder:
+the split's ``ID.txt`` notes) it also writes ``evidence_examples.html`` into the first run's folder:
 one hit and one miss, gold span underlined, top-5 fused tokens marked. That page quotes the
 notes, so it stays in the run folder (never committed, never logged).
 """
@@ -38,6 +38,7 @@ import numpy as np  # noqa: E402
 
 from jlan_tf import metrics  # noqa: E402
 from jlan_tf.data.prepared import DataError, PreparedDataset, load_prepared  # noqa: E402
+from jlan_tf.run_folder import RunFolder  # noqa: E402
 from jlan_tf.tokenization import UNK_ID, token_spans  # noqa: E402
 
 RANKERS = ("fused", "self", "label", "lr", "random")
@@ -49,8 +50,10 @@ def _maps(model, data: PreparedDataset, split: str, batch_size: int = 16):
     """Per document: (index, probabilities (L,), self (L, n), label (L, n), fusion weights (L, 2))."""
     import keras
 
+    from jlan_tf.data.pipeline import eval_order
+
     part = data.splits[split]
-    order = np.argsort(part.lengths, kind="stable")
+    order = eval_order(part)
     for start in range(0, len(order), batch_size):
         rows = order[start:start + batch_size]
         lengths = part.lengths[rows]
@@ -81,7 +84,8 @@ def score_run(run_dir: Path, split: str, pairs: str, lr_cache: dict) -> tuple[li
     import baseline_lr
     import jlan_tf.model  # noqa: F401  (registers JLAN's layers for loading)
 
-    data_path = Path(json.loads((run_dir / "data.json").read_text())["path"])
+    run = RunFolder(run_dir)
+    data_path = Path(run.read("data")["path"])
     data = load_prepared(data_path)
     gold = gold_evidence(data, split)
     if data_path not in lr_cache:
@@ -89,7 +93,7 @@ def score_run(run_dir: Path, split: str, pairs: str, lr_cache: dict) -> tuple[li
         lr_cache[data_path] = (fitted.coefficients(), fitted.features(split).tocsr())
     coef, tfidf = lr_cache[data_path]
     part = data.splits[split]
-    model = keras.models.load_model(run_dir / "model.keras")
+    model = keras.models.load_model(run.model)
     rng = np.random.default_rng(0)
     records = []
     for d, probs, a_self, a_label, weights in _maps(model, data, split):
@@ -244,7 +248,7 @@ def main(argv=None) -> int:
             if not records:
                 raise DataError(f"{run}: no (note, code) pair to score")
             per_run.append(records)
-            run_metrics.append(json.loads((Path(run) / "metrics.json").read_text()))
+            run_metrics.append(RunFolder(run).read("metrics"))
     except DataError as e:
         print(f"evidence_quality.py: error: {e}", file=sys.stderr)
         return 2

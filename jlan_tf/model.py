@@ -16,10 +16,10 @@ import numpy as np
 import tensorflow as tf
 
 from jlan_tf.config import ModelConfig
+from jlan_tf.denoising import (BAND_NAMES, RANKS, ROUNDINGS, PositiveLossMean, band_shares, drop_rate,
+                               per_entry_bce, truncation_mask)
 from jlan_tf.layers import DualAttention, FastLSTM, JointFusion, LabelWiseOutput, ResidualConv1D
 from jlan_tf.tokenization import UNK_ID
-from jlan_tf.denoising import (BAND_NAMES, RANKS, ROUNDINGS, PositiveLossMean, band_shares, drop_rate,
-                                per_entry_bce, truncation_mask)
 
 log = logging.getLogger(__name__)
 
@@ -187,13 +187,28 @@ def build_jlan(config: ModelConfig, embeddings: np.ndarray, num_labels: int,
     embedding = keras.layers.Embedding(vocab_size, dim, mask_zero=True, name="embedding")
     x = embedding(tokens)                                                        # (B, T, e)
     x = keras.layers.Dropout(config.embedding_dropout, name="embedding_dropout")(x)
-    if config.arch != "jlan":
+    if config.arch == "jlan":
+        outputs, attention = _jlan_outputs(config, x, num_labels, dim)
+    else:
         from jlan_tf.baselines import baseline_outputs
 
-        outputs = baseline_outputs(config.arch, config, tokens, x, num_labels)
-        model = JLANModel(inputs={"tokens": tokens}, outputs=outputs, name=config.arch,
-                          d_max=d_max, warmup_steps=warmup_steps, stop_step=stop_step, **denoising)
-        return _initialise(model, embedding, embeddings, config, label_priors)
+        outputs, attention = baseline_outputs(config.arch, config, tokens, x, num_labels), None
+    model = JLANModel(inputs={"tokens": tokens}, outputs=outputs, name=config.arch,
+                      d_max=d_max, warmup_steps=warmup_steps, stop_step=stop_step, **denoising)
+    # Assigned, not a Constant initializer: that would copy the matrix into the JSON config.
+    embedding.embeddings.assign(embeddings)
+    if config.prior_bias and label_priors is not None:
+        p = np.clip(np.asarray(label_priors, np.float64), 1e-4, 1 - 1e-4)
+        model.get_layer("output").label_bias.assign(np.log(p / (1 - p)).astype(np.float32))
+    if attention is not None and config.label_queries == "description":
+        if descriptions is None:
+            raise ValueError("label_queries='description' needs the tokenized code descriptions")
+        attention.set_descriptions(description_embeddings(descriptions, embeddings))
+    return model
+
+
+def _jlan_outputs(config: ModelConfig, x, num_labels: int, dim: int):
+    """JLAN's graph from the embedded tokens: (the outputs dict, the DualAttention layer)."""
     for block in range(config.residual_blocks):
         x = ResidualConv1D(config.conv_filters, config.kernel_size, name=f"residual_conv_{block}")(x)
     # FastLSTM: keras.layers.LSTM's weights and results, a faster loop on CPU (named "lstm" so
@@ -204,24 +219,7 @@ def build_jlan(config: ModelConfig, embeddings: np.ndarray, num_labels: int,
                               name="dual_attention")
     m_self, m_label, a_self, a_label = attention(h)                              # (B, L, 2k), (B, L, T)
     v, fusion_weights = JointFusion(config.fusion, scale=config.fusion_scale, label_bias=config.fusion_label_bias,
-                                  dtype="float32", name="joint_fusion")((m_self, m_label))
+                                    dtype="float32", name="joint_fusion")((m_self, m_label))
     logits = LabelWiseOutput(num_labels, config.output_hidden_dim, dtype="float32", name="output")(v)  # (B, L)
-    outputs = {"logits": logits, "self_attention": a_self, "label_attention": a_label,
-               "fusion_weights": fusion_weights}
-    model = JLANModel(inputs={"tokens": tokens}, outputs=outputs, name="jlan",
-                      d_max=d_max, warmup_steps=warmup_steps, stop_step=stop_step, **denoising)
-    if config.label_queries == "description":
-        if descriptions is None:
-            raise ValueError("label_queries='description' needs the tokenized code descriptions")
-        attention.set_descriptions(description_embeddings(descriptions, embeddings))
-    return _initialise(model, embedding, embeddings, config, label_priors)
-
-
-def _initialise(model, embedding, embeddings, config: ModelConfig, label_priors):
-    """Word vectors into the embedding; output biases at the codes' log-odds (``prior_bias``)."""
-    # Assigned, not a Constant initializer: that would copy the matrix into the JSON config.
-    embedding.embeddings.assign(embeddings)
-    if config.prior_bias and label_priors is not None:
-        p = np.clip(np.asarray(label_priors, np.float64), 1e-4, 1 - 1e-4)
-        model.get_layer("output").label_bias.assign(np.log(p / (1 - p)).astype(np.float32))
-    return model
+    return {"logits": logits, "self_attention": a_self, "label_attention": a_label,
+            "fusion_weights": fusion_weights}, attention

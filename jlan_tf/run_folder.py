@@ -45,6 +45,7 @@ class RunFolder:
         return self.path.name
 
     config = property(lambda self: self.path / "config.json")
+    data_info = property(lambda self: self.path / "data.json")
     state = property(lambda self: self.path / "state.json")
     metrics = property(lambda self: self.path / "metrics.json")
     model = property(lambda self: self.path / "model.keras")

@@ -21,10 +21,10 @@ from jlan_tf import metrics as metric_fns
 from jlan_tf.config import Config
 from jlan_tf.data.pipeline import eval_order, make_dataset
 from jlan_tf.data.prepared import PreparedDataset
+from jlan_tf.denoising import frequency_bands
 from jlan_tf.model import build_jlan, set_precision
 from jlan_tf.run_folder import RunFolder
 from jlan_tf.tokenization import UNK_ID, tokenize
-from jlan_tf.denoising import frequency_bands
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +97,8 @@ def new_model(data: PreparedDataset, config: Config):
     steps = steps_per_epoch(data, config.data.batch_size)
     descriptions = [data.vocab.encode(tokenize(d)) for d in data.descriptions]
     unknown = sum(1 for ids in descriptions if not (ids > UNK_ID).any())
-    if config.model.label_queries == "description" and unknown > data.num_labels // 4:
+    uses_descriptions = config.model.arch == "jlan" and config.model.label_queries == "description"
+    if uses_descriptions and unknown > data.num_labels // 4:
         log.warning("%d of %d code descriptions have no word in the vocabulary (descriptions in another language "
                     "than the notes?): their label queries start from nothing; consider "
                     "--set model.label_queries=trainable", unknown, data.num_labels)

@@ -21,7 +21,8 @@ import tempfile
 
 STARTUP_NOISE = ("cudart_stub.cc", "cuda_platform.cc", "failed call to cuInit",
                  "All log messages before absl::InitializeLog()", "oneDNN custom operations are on",
-                 "cpu_feature_guard.cc", "To enable the following instructions", "computation placer already registered", "Unable to register cu")
+                 "cpu_feature_guard.cc", "To enable the following instructions",
+                 "computation placer already registered", "Unable to register cu")
 
 
 @contextlib.contextmanager

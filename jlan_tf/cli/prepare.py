@@ -6,7 +6,6 @@ import argparse
 import sys
 
 from jlan_tf.cli import logs
-
 from jlan_tf.data import sources
 from jlan_tf.data.prepared import DataError, load_prepared
 

@@ -120,10 +120,10 @@ def read_mimic3(mimic_dir: str | Path, splits_dir: str | Path | None, setting: s
     wanted = {hadm for ids in split_ids.values() for hadm in ids}
     codes = _read_codes(mimic_dir, wanted, warnings)
     if setting == "clean":
+        never_coded = sum(1 for ids in split_ids.values() for h in ids if h not in codes)
+        if never_coded:  # those whose codes were all rare are counted by frequent_codes_only
+            warnings["split admissions without any code dropped"] += never_coded
         codes = frequent_codes_only(codes, min_code_count, warnings)
-        uncoded = sum(1 for ids in split_ids.values() for h in ids if h not in codes)
-        if uncoded:
-            warnings["split admissions without a (frequent) code dropped"] += uncoded
         split_ids = {name: [h for h in ids if h in codes] for name, ids in split_ids.items()}
     texts = _read_discharge_summaries(find_file(mimic_dir, "NOTEEVENTS.csv"), wanted, warnings)
 

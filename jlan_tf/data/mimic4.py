@@ -31,6 +31,7 @@ from jlan_tf.data.readers import csv_rows, find_file, read_splits_file
 
 log = logging.getLogger(__name__)
 
+
 def dot_icd10(code: str, is_diagnosis: bool) -> str:
     """ICD-10-CM diagnoses get a dot after 3 characters; ICD-10-PCS procedures have none."""
     code = code.strip().replace(".", "").upper()
@@ -41,6 +42,7 @@ def _read_codes(mimic_dir: Path, version: str, warnings: WarningCounter) -> tupl
     """(hadm_id -> codes of that version, hadm_id -> subject_id)."""
     codes: dict[str, list[str]] = collections.defaultdict(list)
     subjects: dict[str, str] = {}
+    dot = dot_icd9 if version == "9" else dot_icd10
     for stem, is_diagnosis in (("diagnoses_icd.csv", True), ("procedures_icd.csv", False)):
         path = find_file(mimic_dir / "hosp", stem)
         for line, row in csv_rows(path, ["SUBJECT_ID", "HADM_ID", "ICD_CODE", "ICD_VERSION"], warnings):
@@ -48,7 +50,6 @@ def _read_codes(mimic_dir: Path, version: str, warnings: WarningCounter) -> tupl
                 raise DataError(f"{path}:{line}: icd_version must be 9 or 10")
             if row["ICD_VERSION"].strip() != version or not row["ICD_CODE"].strip():
                 continue
-            dot = dot_icd9 if version == "9" else dot_icd10
             code = dot(row["ICD_CODE"], is_diagnosis)
             hadm = row["HADM_ID"].strip()
             subjects[hadm] = row["SUBJECT_ID"].strip()

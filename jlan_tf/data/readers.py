@@ -102,7 +102,7 @@ def read_splits_file(path: Path, warnings: WarningCounter) -> dict[str, str]:
         rows = [(i + 1, {"ID": str(hadm), "SPLIT": str(split)})
                 for i, (hadm, split) in enumerate(zip(frame[id_column], frame["split"]))]
     else:
-        with open(path, encoding="utf-8") as f:
+        with open_text(path) as f:  # which id column: _id (Edin et al.) or hadm_id
             header = f.readline().strip().lower().split(",")
         id_column = "_ID" if "_id" in header else "HADM_ID"
         rows = [(line, {"ID": r[id_column], "SPLIT": r["SPLIT"]})
