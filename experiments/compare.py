@@ -1,4 +1,4 @@
-"""Every model on one dataset, in one harness: JLAN, CAML, MultiResCNN and LAAT (each with
+"""Every model on one dataset, in one harness: JLAN, CAML, MultiResCNN, LAAT and JointLAAT (each with
 its published settings, ``config.PRESETS``; CAML also at learning rate 1e-3) over --seeds
 seeds, and TF-IDF + LR (deterministic,
 one fit), on the same prepared data, split, vocabulary, word vectors and metric code.
@@ -20,6 +20,7 @@ from pathlib import Path
 from _common import bar_chart, parse_args, run_all, write_paired_table, write_table
 
 MODELS = {"JLAN": [], "CAML": ["preset=caml"], "MultiResCNN": ["preset=multirescnn"], "LAAT": ["preset=laat"],
+          "JointLAAT": ["preset=jointlaat"],
           # The published learning rate (1e-4) was set for MIMIC-III's 8k-47k notes; on a few
           # hundred notes CAML is still improving when the epoch limit comes: the same at 1e-3.
           "CAML lr=1e-3": ["preset=caml", "train.learning_rate=1e-3"]}

@@ -10,6 +10,9 @@ The runs' prepared data must hold gold evidence (``S.evidence.npy``: CodiEsp wit
 ways and each ranking is scored against the coder's span with ``metrics.evidence_scores``:
 
 - ``fused``: the weights the ``explain`` signature shows (joint fusion's mix of the two maps);
+- ``contribution``: each token's first-order share of the code's logit, its fused weight times
+  ``h_t . dlogit/dV`` (``jlan_tf.attribution``): attention that also says which way a token
+  pushes the score;
 - ``self`` / ``label``: self-attention / label attention alone;
 - ``lr``: TF-IDF + logistic regression (fitted here on the same training split): the code's
   coefficient for the token's word times the word's TF-IDF weight in the note;
@@ -41,16 +44,20 @@ from jlan_tf.data.prepared import DataError, PreparedDataset, load_prepared  # n
 from jlan_tf.run_folder import RunFolder  # noqa: E402
 from jlan_tf.tokenization import UNK_ID, token_spans  # noqa: E402
 
-RANKERS = ("fused", "self", "label", "lr", "random")
+RANKERS = ("fused", "contribution", "self", "label", "lr", "random")
 RANDOM_DRAWS = 20
 KEYS = metrics.EVIDENCE_REPORTED
 
 
 def _maps(model, data: PreparedDataset, split: str, batch_size: int = 16):
-    """Per document: (index, probabilities (L,), self (L, n), label (L, n), fusion weights (L, 2))."""
+    """Per document: (index, probabilities (L,), self (L, n), label (L, n), fusion weights (L, 2),
+    contributions (L, n))."""
     import keras
 
+    from jlan_tf.attribution import _probe, token_contributions
     from jlan_tf.data.pipeline import eval_order
+
+    probe = _probe(model)
 
     part = data.splits[split]
     order = eval_order(part)
@@ -61,10 +68,11 @@ def _maps(model, data: PreparedDataset, split: str, batch_size: int = 16):
         for r, d in enumerate(rows):
             x[r, :lengths[r]] = part.tokens[part.offsets[d]:part.offsets[d + 1]]
         out = {k: keras.ops.convert_to_numpy(v) for k, v in model({"tokens": x}, training=False).items()}
+        contributions = token_contributions(model, x, probe)["contributions"]
         for r, d in enumerate(rows):
             n = lengths[r]
             yield (int(d), 1 / (1 + np.exp(-out["logits"][r])), out["self_attention"][r, :, :n],
-                   out["label_attention"][r, :, :n], out["fusion_weights"][r])
+                   out["label_attention"][r, :, :n], out["fusion_weights"][r], contributions[r, :, :n])
 
 
 def gold_evidence(data: PreparedDataset, split: str) -> dict[tuple[int, int], np.ndarray]:
@@ -96,14 +104,14 @@ def score_run(run_dir: Path, split: str, pairs: str, lr_cache: dict) -> tuple[li
     model = keras.models.load_model(run.model)
     rng = np.random.default_rng(0)
     records = []
-    for d, probs, a_self, a_label, weights in _maps(model, data, split):
+    for d, probs, a_self, a_label, weights, contributions in _maps(model, data, split):
         words = part.tokens[part.offsets[d]:part.offsets[d + 1]]
         for label in np.flatnonzero(probs >= 0.5) if pairs == "correct" else range(data.num_labels):
             positions = gold.get((d, int(label)))
             if positions is None:
                 continue
             rankings = {"fused": weights[label, 0] * a_self[label] + weights[label, 1] * a_label[label],
-                        "self": a_self[label], "label": a_label[label],
+                        "contribution": contributions[label], "self": a_self[label], "label": a_label[label],
                         "lr": coef[label, words] * tfidf[d, words].toarray()[0]}
             record = {"document": d, "code_index": int(label), "tokens": len(words), "span_tokens": len(positions)}
             for name, w in rankings.items():
@@ -152,10 +160,11 @@ def report(per_run: list[list[dict]], data: PreparedDataset, split: str, pairs: 
     lines += ["", "Paired differences (pairs of all runs pooled; 95 % bootstrap interval over notes):", "",
               "| difference | " + " | ".join(KEYS) + " |", "|---" * (len(KEYS) + 1) + "|"]
     diffs = {}
-    for other in ("lr", "random", "self", "label"):
-        cells = [_bootstrap_diff(pooled, "fused", other, k) for k in KEYS]
-        diffs[f"fused-{other}"] = dict(zip(KEYS, cells))
-        lines.append(f"| fused − {other} | " + " | ".join(f"{m:+.3f} [{lo:+.3f}, {hi:+.3f}]" for m, lo, hi in cells) + " |")
+    for first, other in (("fused", "lr"), ("fused", "random"), ("fused", "self"), ("fused", "label"),
+                         ("contribution", "lr"), ("contribution", "fused")):
+        cells = [_bootstrap_diff(pooled, first, other, k) for k in KEYS]
+        diffs[f"{first}-{other}"] = dict(zip(KEYS, cells))
+        lines.append(f"| {first} − {other} | " + " | ".join(f"{m:+.3f} [{lo:+.3f}, {hi:+.3f}]" for m, lo, hi in cells) + " |")
 
     lines += ["", "Where fused evidence fails (pooled pairs): hit@3 by span length and by code.", "",
               "| gold span | pairs | fused hit@3 | lr hit@3 | fused: a top-3 token has a gold word (any position) |",
@@ -196,7 +205,7 @@ def plot(summary: dict, path: Path) -> None:
     ax.set_xticks(np.arange(len(KEYS)) + 0.4 - width / 2, KEYS)
     ax.set_ylabel("mean over pairs")
     ax.set_title("Evidence vs the coders' spans")
-    ax.legend(ncol=5, fontsize=8)
+    ax.legend(ncol=6, fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

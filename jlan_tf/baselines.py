@@ -15,6 +15,14 @@ weights (0.5, 0.5), so the ``explain`` signature shows exactly that map.
   concatenated; CAML's attention and output over them.
 - ``laat`` (Vu et al., IJCAI 2020): embedding -> dropout -> BiLSTM(``lstm_units`` per
   direction) -> ``softmax(U tanh(W H^T))`` (``attention_dim``) -> per-label output.
+- ``jointlaat`` (the same paper's hierarchical JointLAAT): LAAT's encoder, then two levels of
+  LAAT attention with their own ``W`` and ``U``: the parent codes (``code_parents``: the
+  code before its dot, else its first three characters), whose probabilities are projected
+  to ``parent_projection_dim`` units (no bias, sigmoid) and appended to every code's
+  attention output before the code-level output. Output ``parent_logits`` (batch, parents);
+  ``JLANModel`` adds the parents' mean BCE to the codes' (the parents' labels are derived
+  from the codes' in the step). The parents' output biases start at ``1 - prod(1 - p)``
+  over their codes' frequencies (as if independent).
 
 Presets with the papers' sizes: ``config.PRESETS``. Differences from the PyTorch originals:
 Keras' LSTM has one bias vector per gate where PyTorch has two; "same" padding keeps T
@@ -43,6 +51,21 @@ def _residual_block(x, filters: int, width: int, name: str):
     return keras.layers.Activation("tanh")(keras.layers.Add()([left, shortcut]))
 
 
+def code_parents(codes: list[str]) -> tuple[list[str], list[int]]:
+    """JointLAAT's label hierarchy from the code strings: (the parent codes in order of first
+    appearance, per code the index of its parent). A code's parent is the part before its
+    dot (ICD-9 ``428.0`` and ``V45.81``, ICD-10-CM ``I25.10``); an undotted code's parent is
+    its first three characters (ICD-10-PCS ``0DTJ4ZZ`` -> ``0DT``; ``E`` codes of ICD-9 its
+    first four)."""
+    parents: dict[str, int] = {}
+    index = []
+    for code in codes:
+        code = code.strip()
+        parent = code.split(".", 1)[0] if "." in code else code[:4 if code[:1] in "Ee" and code[1:4].isdigit() else 3]
+        index.append(parents.setdefault(parent, len(parents)))
+    return list(parents), index
+
+
 def encode(arch: str, config: ModelConfig, x, mask):
     """The encoder of a baseline: (B, T, e) word vectors -> (B, T, h) token features."""
     if arch == "caml":
@@ -54,27 +77,40 @@ def encode(arch: str, config: ModelConfig, x, mask):
             base = keras.layers.Conv1D(x.shape[-1], width, padding="same", activation="tanh", name=f"conv{width}")(x)
             channels.append(_residual_block(base, config.conv_filters, width, f"residual{width}"))
         return keras.layers.Concatenate(name="channels")(channels)
-    if arch == "laat":
+    if arch in ("laat", "jointlaat"):
         return keras.layers.Bidirectional(FastLSTM(config.lstm_units, return_sequences=True, name="lstm"),
                                           name="bilstm")(x, mask=mask)
     raise ValueError(f"model.arch must be one of {ARCHS}, got {arch!r}")
 
 
-def baseline_outputs(arch: str, config: ModelConfig, tokens, x, num_labels: int) -> dict:
-    """The outputs dict of ``jlan_tf.model`` for a baseline, from the embedded, dropped-out tokens."""
+def baseline_outputs(arch: str, config: ModelConfig, tokens, x, num_labels: int, num_parents: int = 0) -> dict:
+    """The outputs dict of ``jlan_tf.model`` for a baseline, from the embedded, dropped-out
+    tokens (``num_parents``: JointLAAT's parent codes)."""
     mask = ops.not_equal(tokens, 0)
     # Padding as zero vectors (as PyTorch's padding_idx) and no Keras mask on the convolutions.
     x = ops.multiply(x, ops.expand_dims(ops.cast(mask, x.dtype), -1))
     h = encode(arch, config, x, mask)
-    projection = config.attention_dim if arch == "laat" else 0
+    projection = config.attention_dim if arch in ("laat", "jointlaat") else 0
+    outputs = {}
+    if arch == "jointlaat":
+        if num_parents < 1:
+            raise ValueError("jointlaat needs the parent of each code (build_jlan's label_parents)")
+        m1, _ = LabelAttention(num_parents, projection, name="parent_attention")(h, mask=mask)
+        outputs["parent_logits"] = LabelWiseOutput(num_parents, 0, dtype="float32", name="parent_output")(m1)
+        p = keras.layers.Dense(config.parent_projection_dim, use_bias=False, activation="sigmoid",
+                               name="parent_projection")(ops.sigmoid(outputs["parent_logits"]))  # (B, p)
     m, attention = LabelAttention(num_labels, projection, name="label_attention")(h, mask=mask)
-    logits = LabelWiseOutput(num_labels, 0, dtype="float32", name="output")(m)
+    if arch == "jointlaat":
+        p = ops.cast(ops.expand_dims(p, 1), m.dtype) * ops.ones_like(m[..., :1])            # (B, L, p)
+        m = ops.concatenate([m, p], axis=-1)
+    outputs["logits"] = LabelWiseOutput(num_labels, 0, dtype="float32", name="output")(m)
     # One map per label, shown as both views with equal weights: explain's mix is the map itself.
     weights = ops.full_like(ops.stack([attention[..., 0], attention[..., 0]], axis=-1), 0.5)
-    return {"logits": logits, "self_attention": attention, "label_attention": attention, "fusion_weights": weights}
+    return {**outputs, "self_attention": attention, "label_attention": attention, "fusion_weights": weights}
 
 
-def parameter_count(arch: str, config: ModelConfig, vocab_size: int, embedding_dim: int, num_labels: int) -> int:
+def parameter_count(arch: str, config: ModelConfig, vocab_size: int, embedding_dim: int, num_labels: int,
+                    num_parents: int = 0) -> int:
     """Trainable parameters by the papers' formulas (with Keras' one LSTM bias per gate)."""
     e, f, k, L = embedding_dim, config.conv_filters, config.kernel_size, num_labels
     embedding = vocab_size * e
@@ -88,4 +124,9 @@ def parameter_count(arch: str, config: ModelConfig, vocab_size: int, embedding_d
         u, d = config.lstm_units, config.attention_dim
         lstm = 2 * (4 * u * (e + u) + 4 * u)
         return embedding + lstm + 2 * u * d + L * d + (L * 2 * u + L)
+    if arch == "jointlaat":
+        u, d, q, P = config.lstm_units, config.attention_dim, config.parent_projection_dim, num_parents
+        lstm = 2 * (4 * u * (e + u) + 4 * u)
+        parents = 2 * u * d + P * d + (P * 2 * u + P) + P * q
+        return embedding + lstm + parents + 2 * u * d + L * d + (L * (2 * u + q) + L)
     raise ValueError(f"not a baseline architecture: {arch!r}")

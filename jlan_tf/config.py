@@ -31,12 +31,12 @@ class DataConfig:
     synthetic_seed: int = 0          # the corpus's seed (train.seed seeds the model, not the data)
 
 
-ARCHS = ("jlan", "caml", "multirescnn", "laat")
+ARCHS = ("jlan", "caml", "multirescnn", "laat", "jointlaat")
 
 
 @dataclasses.dataclass
 class ModelConfig:
-    arch: str = "jlan"              # jlan | caml | multirescnn | laat (jlan_tf.baselines)
+    arch: str = "jlan"              # jlan | caml | multirescnn | laat | jointlaat (jlan_tf.baselines)
     embedding_dropout: float = 0.2
     conv_filters: int = 100
     kernel_size: int = 3
@@ -49,6 +49,7 @@ class ModelConfig:
     fusion_label_bias: bool = True  # joint: per-label gate biases (the paper: one per view)
     output_hidden_dim: int = 256    # shared dense before the label-wise layer; 0 = none
     prior_bias: bool = True         # output biases start at the log-odds of each code's frequency
+    parent_projection_dim: int = 128  # jointlaat: the parent probabilities' projection (Vu et al.: 128)
     precision: str = "auto"         # auto (mixed_float16 on GPU, float32 on CPU) | float32 | mixed_float16
 
 
@@ -66,6 +67,7 @@ class TrainConfig:
     min_epochs: int = 0             # early stopping never stops before this epoch (small, noisy dev sets)
     select_on: str = "map"          # the dev metric of early stopping: map | micro_f1 | micro_f1_tuned
     clip_norm: float = 0.0          # > 0: clip the global gradient norm
+    weight_decay: float = 0.0       # > 0: decoupled weight decay (AdamW) on all but biases and word vectors
     seed: int = 0
     jit_compile: bool = False       # measured slower on CPU
     strategy: str = "auto"          # auto (mirrored when several GPUs are visible) | one | mirrored
@@ -86,6 +88,10 @@ PRESETS = {
     # Vu et al. 2020: BiLSTM 256 per direction with d_a 256 (the issue's comparison size); dropout 0.3, Adam 1e-3.
     "laat": {"model.arch": "laat", "model.lstm_units": 256, "model.attention_dim": 256, "model.embedding_dropout": 0.3,
              "train.learning_rate": 1e-3, "train.d_max": 0},
+    # JointLAAT (Vu et al. 2020): LAAT's settings, parent codes as a first level, projection 128.
+    "jointlaat": {"model.arch": "jointlaat", "model.lstm_units": 256, "model.attention_dim": 256,
+                  "model.parent_projection_dim": 128, "model.embedding_dropout": 0.3, "train.learning_rate": 1e-3,
+                  "train.d_max": 0},
     # LAAT's published size: u = 512 per direction, d_a = 512.
     "laat_paper": {"model.arch": "laat", "model.lstm_units": 512, "model.attention_dim": 512,
                    "model.embedding_dropout": 0.3, "train.learning_rate": 1e-3, "train.d_max": 0},

@@ -70,10 +70,13 @@ class JLANModel(keras.Model):
             with it the step logs, per band, the share of positives dropped
             (``dropped_share_*``) and the mean self-attention weight of joint fusion
             (``alpha_*``).
+        label_parents: per label, the index of its parent code, for a model with a
+            ``parent_logits`` output (JointLAAT): the training loss adds the parents' mean BCE,
+            a parent being positive when any of its codes is (its ``parent_loss`` is logged).
     """
 
     def __init__(self, *args, d_max=0.15, warmup_steps=1000, stop_step=None, burn_in_steps=0, drop_rank="loss",
-                 drop_rounding="ceil", label_bands=None, **kwargs):
+                 drop_rounding="ceil", label_bands=None, label_parents=None, **kwargs):
         super().__init__(*args, **kwargs)
         if drop_rank not in RANKS or drop_rounding not in ROUNDINGS:
             raise ValueError(f"drop_rank must be one of {RANKS} and drop_rounding one of {ROUNDINGS}, "
@@ -81,6 +84,10 @@ class JLANModel(keras.Model):
         self.d_max, self.warmup_steps, self.stop_step = d_max, warmup_steps, stop_step
         self.burn_in_steps, self.drop_rank, self.drop_rounding = burn_in_steps, drop_rank, drop_rounding
         self.label_bands = None if label_bands is None else [int(b) for b in label_bands]
+        self.label_parents = None if label_parents is None else [int(p) for p in label_parents]
+        self.parent_matrix = None if label_parents is None else \
+            tf.one_hot(self.label_parents, max(self.label_parents) + 1, dtype=tf.float32)       # (L, P)
+        self.parent_loss_tracker = keras.metrics.Mean(name="parent_loss")
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.dropped_tracker = keras.metrics.Sum(name="dropped")
         self.mask_hits = keras.metrics.Sum(name="mask_hits")      # dropped entries that were noise
@@ -96,7 +103,8 @@ class JLANModel(keras.Model):
 
     @property
     def metrics(self):
-        return [self.loss_tracker, self.dropped_tracker, self.mask_hits, self.noisy_positives, *self.band_metrics]
+        return [self.loss_tracker, self.dropped_tracker, self.mask_hits, self.noisy_positives, *self.band_metrics,
+                *([self.parent_loss_tracker] if self.parent_matrix is not None else [])]
 
     def train_step(self, data):
         x, y = data[0], data[1]  # (x, y) or (x, y, sample_weight)
@@ -112,6 +120,9 @@ class JLANModel(keras.Model):
             # The mean over kept entries of the global batch: gradients of the replicas add up.
             kept_all = tf.distribute.get_replica_context().all_reduce("sum", kept_here)
             loss = tf.reduce_sum(loss_matrix * keep) / tf.maximum(kept_all, 1.0)
+            if self.parent_matrix is not None:
+                parent_loss = self._parent_loss(labels, outputs["parent_logits"])
+                loss = loss + parent_loss
             scaled_loss = self.optimizer.scale_loss(loss)                    # loss scaling under mixed_float16
         gradients = tape.gradient(scaled_loss, self.trainable_variables)
         self.optimizer.apply(gradients, self.trainable_variables)
@@ -123,6 +134,9 @@ class JLANModel(keras.Model):
         dropped = tf.cast(tf.size(keep), tf.float32) - kept_here
         self.dropped_tracker.update_state(dropped)
         logs = {"loss": self.loss_tracker.result(), "drop_rate": rate, "dropped": self.dropped_tracker.result()}
+        if self.parent_matrix is not None:
+            self.parent_loss_tracker.update_state(parent_loss * replicas)
+            logs["parent_loss"] = self.parent_loss_tracker.result()
         if self.band_metrics:
             positive = tf.cast(labels > 0.5, tf.float32)
             dropped_share, alpha = self.band_metrics
@@ -137,6 +151,13 @@ class JLANModel(keras.Model):
             logs["mask_recall"] = self.mask_hits.result() / tf.maximum(self.noisy_positives.result(), 1.0)
         return logs
 
+    def _parent_loss(self, labels, parent_logits):
+        """The parents' BCE, a mean over the global batch (a parent is positive when any of its codes is)."""
+        parent_labels = tf.minimum(tf.matmul(tf.cast(labels, tf.float32), self.parent_matrix), 1.0)
+        entries = per_entry_bce(parent_labels, parent_logits)
+        count = tf.distribute.get_replica_context().all_reduce("sum", tf.cast(tf.size(entries), tf.float32))
+        return tf.reduce_sum(entries) / count
+
     def test_step(self, data):
         x, y = data[0], data[1]  # (x, y) or (x, y, sample_weight)
         logits = self(x, training=False)["logits"]
@@ -150,7 +171,8 @@ class JLANModel(keras.Model):
     def get_config(self):
         return {**super().get_config(), "d_max": self.d_max, "warmup_steps": self.warmup_steps,
                 "stop_step": self.stop_step, "burn_in_steps": self.burn_in_steps, "drop_rank": self.drop_rank,
-                "drop_rounding": self.drop_rounding, "label_bands": self.label_bands}
+                "drop_rounding": self.drop_rounding, "label_bands": self.label_bands,
+                "label_parents": self.label_parents}
 
 
 def description_embeddings(descriptions: list[np.ndarray], embeddings: np.ndarray) -> np.ndarray:
@@ -167,7 +189,8 @@ def description_embeddings(descriptions: list[np.ndarray], embeddings: np.ndarra
 def build_jlan(config: ModelConfig, embeddings: np.ndarray, num_labels: int,
                descriptions: list[np.ndarray] | None = None, d_max: float = 0.15,
                warmup_steps: int = 1000, stop_step: int | None = None,
-               label_priors: np.ndarray | None = None, **denoising) -> JLANModel:
+               label_priors: np.ndarray | None = None, label_parents: list[int] | None = None,
+               **denoising) -> JLANModel:
     """JLAN with the functional API (or, with ``config.arch`` other than ``jlan``, one of the
     baselines of ``jlan_tf.baselines`` in the same harness).
 
@@ -180,6 +203,8 @@ def build_jlan(config: ModelConfig, embeddings: np.ndarray, num_labels: int,
         label_priors: per label, its frequency in the training split; with
             ``config.prior_bias`` the output biases start at their log-odds, so training does
             not spend its first hundreds of steps learning how common each code is.
+        label_parents: per label, the index of its parent code (``baselines.code_parents``);
+            needed by ``jointlaat``, ignored by the others.
         **denoising: the other arguments of ``JLANModel`` (burn-in, ranking, rounding, bands).
     """
     vocab_size, dim = embeddings.shape
@@ -192,14 +217,26 @@ def build_jlan(config: ModelConfig, embeddings: np.ndarray, num_labels: int,
     else:
         from jlan_tf.baselines import baseline_outputs
 
-        outputs, attention = baseline_outputs(config.arch, config, tokens, x, num_labels), None
-    model = JLANModel(inputs={"tokens": tokens}, outputs=outputs, name=config.arch,
-                      d_max=d_max, warmup_steps=warmup_steps, stop_step=stop_step, **denoising)
+        hierarchical = config.arch == "jointlaat"
+        if hierarchical and label_parents is None:
+            raise ValueError("model.arch=jointlaat needs label_parents (baselines.code_parents of the codes)")
+        label_parents = list(label_parents) if hierarchical else None
+        num_parents = max(label_parents) + 1 if hierarchical else 0
+        outputs, attention = baseline_outputs(config.arch, config, tokens, x, num_labels, num_parents), None
+    if config.arch == "jlan":
+        label_parents = None
+    model = JLANModel(inputs={"tokens": tokens}, outputs=outputs, name=config.arch, d_max=d_max,
+                      warmup_steps=warmup_steps, stop_step=stop_step, label_parents=label_parents, **denoising)
     # Assigned, not a Constant initializer: that would copy the matrix into the JSON config.
     embedding.embeddings.assign(embeddings)
     if config.prior_bias and label_priors is not None:
         p = np.clip(np.asarray(label_priors, np.float64), 1e-4, 1 - 1e-4)
         model.get_layer("output").label_bias.assign(np.log(p / (1 - p)).astype(np.float32))
+        if label_parents is not None:  # a parent's frequency as if its codes were independent
+            absent = np.ones(max(label_parents) + 1)
+            np.multiply.at(absent, label_parents, 1 - p)
+            q = np.clip(1 - absent, 1e-4, 1 - 1e-4)
+            model.get_layer("parent_output").label_bias.assign(np.log(q / (1 - q)).astype(np.float32))
     if attention is not None and config.label_queries == "description":
         if descriptions is None:
             raise ValueError("label_queries='description' needs the tokenized code descriptions")

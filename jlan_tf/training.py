@@ -18,6 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from jlan_tf import metrics as metric_fns
+from jlan_tf.baselines import code_parents
 from jlan_tf.config import Config
 from jlan_tf.data.pipeline import eval_order, make_dataset
 from jlan_tf.data.prepared import PreparedDataset
@@ -110,10 +111,22 @@ def new_model(data: PreparedDataset, config: Config):
         label_priors=data.train_counts / max(1, len(data.splits["train"])),
         burn_in_steps=round(t.burn_in_epochs * steps), drop_rank=t.drop_rank, drop_rounding=t.drop_rounding,
         label_bands=frequency_bands(data.train_counts),
+        label_parents=code_parents(data.codes)[1] if config.model.arch == "jointlaat" else None,
     )
-    optimizer = keras.optimizers.Adam(t.learning_rate, global_clipnorm=t.clip_norm if t.clip_norm > 0 else None)
-    model.compile(optimizer=optimizer, jit_compile=t.jit_compile, steps_per_execution=t.steps_per_execution)
+    model.compile(optimizer=make_optimizer(t), jit_compile=t.jit_compile, steps_per_execution=t.steps_per_execution)
     return model
+
+
+def make_optimizer(t) -> keras.optimizers.Optimizer:
+    """Adam with ``train.learning_rate``, optional global-norm clipping (``train.clip_norm``) and
+    decoupled weight decay (``train.weight_decay``: each step shrinks a weight by
+    ``learning_rate * weight_decay`` of itself, AdamW's form) on every weight but the biases and
+    the word vectors."""
+    optimizer = keras.optimizers.Adam(t.learning_rate, global_clipnorm=t.clip_norm if t.clip_norm > 0 else None,
+                                      weight_decay=t.weight_decay if t.weight_decay > 0 else None)
+    if t.weight_decay > 0:
+        optimizer.exclude_from_weight_decay(var_names=["bias", "embeddings"])
+    return optimizer
 
 
 SELECT_ON = {"micro_f1": ("micro_f1", "map"), "map": ("map", "micro_f1"),

@@ -82,6 +82,24 @@ def test_noise_study_needs_synthetic_data():
         noise_study.main(["--dataset", "codiesp"])
 
 
+@pytest.mark.slow
+def test_noise_study_pairs_each_loss_with_bce_at_its_noise_rate(tmp_path, monkeypatch):
+    import noise_study
+
+    monkeypatch.setenv("JLAN_DATA", str(tmp_path / "data"))
+    args = ["--seeds", "1", "--variants", "noise=0.2 BCE,noise=0.2 D*", "--out", str(tmp_path / "out")]
+    args += [a for s in TOY + ["train.burn_in_epochs=0", "train.warmup_epochs=1"] for a in ("--set", s)]
+    assert noise_study.main(args) == 0
+    table = (tmp_path / "out" / "table.md").read_text()
+    assert "| noise=0.2 D* | 1 |" in table and "mask_precision" in table
+    paired = (tmp_path / "out" / "noise=0.2" / "paired_test_clean.md").read_text()
+    assert "against **BCE**" in paired and "| D* | 1 | 1 |" in paired
+    config = json.loads((tmp_path / "out" / "runs" / "noise=0.2 D*-seed0" / "config.json").read_text())
+    assert config["train"]["epochs"] == 2 and config["data"]["synthetic_noise"] == 0.2  # --set over the schedule
+    metrics = json.loads((tmp_path / "out" / "runs" / "noise=0.2 D*-seed0" / "metrics.json").read_text())
+    assert metrics["epochs"][-1]["train"]["dropped"] > 0  # D* dropped positives in its last epoch
+
+
 def test_word2vec_epochs_report(small_synthetic, capsys):
     import re
 
@@ -130,10 +148,11 @@ def test_compare_runs_every_model_and_lr(tmp_path, monkeypatch):
     args += [a for s in TOY + ["model.kernel_size=3"] for a in ("--set", s)]
     assert compare.main(args) == 0
     table = (tmp_path / "out" / "table.md").read_text()
-    for name in ("JLAN", "CAML", "MultiResCNN", "LAAT", "TF-IDF + LR"):
+    for name in ("JLAN", "CAML", "MultiResCNN", "LAAT", "JointLAAT", "TF-IDF + LR"):
         assert f"| {name} | 1 | " in table
     assert "train_minutes" in table
     configs = {p.name: json.loads((p / "config.json").read_text()) for p in (tmp_path / "out" / "runs").iterdir()}
     assert configs["CAML-seed0"]["model"]["arch"] == "caml" and configs["LAAT-seed0"]["model"]["arch"] == "laat"
+    assert configs["JointLAAT-seed0"]["model"]["arch"] == "jointlaat"
     assert configs["CAML-seed0"]["train"]["learning_rate"] == 1e-4  # the preset's, not JLAN's
     assert (tmp_path / "out" / "compare.png").stat().st_size > 1000

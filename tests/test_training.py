@@ -4,6 +4,7 @@ import json
 import sys
 from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
 
@@ -89,6 +90,20 @@ def test_select_on_map_and_clip_norm(small_synthetic, tmp_path):
     maps = [e["dev"]["map"] for e in result["epochs"]]
     assert result["best_epoch"] == 1 + int(np.argmax(maps))  # the epoch of the best dev MAP
     assert {"micro_f1_tuned"} <= set(result["epochs"][0]["dev"])
+
+
+def test_weight_decay_shrinks_weights_but_not_biases_or_word_vectors():
+    from jlan_tf.config import TrainConfig
+    from jlan_tf.training import make_optimizer
+
+    kernel, bias = keras.Variable(np.ones((2, 2)), name="kernel"), keras.Variable(np.ones(2), name="label_bias")
+    embeddings = keras.Variable(np.ones((3, 2)), name="embeddings")
+    optimizer = make_optimizer(TrainConfig(learning_rate=0.1, weight_decay=0.5))
+    optimizer.apply([keras.ops.zeros((2, 2)), keras.ops.zeros(2), keras.ops.zeros((3, 2))], [kernel, bias, embeddings])
+    np.testing.assert_allclose(kernel.numpy(), 0.95)  # 1 - lr * decay, with no gradient
+    np.testing.assert_allclose(bias.numpy(), 1.0)
+    np.testing.assert_allclose(embeddings.numpy(), 1.0)
+    assert make_optimizer(TrainConfig()).weight_decay is None
 
 
 def test_strategy_setting():

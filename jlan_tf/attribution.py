@@ -1,0 +1,49 @@
+"""Evidence as each token's contribution to a code's score, not only its attention weight.
+
+Every model of the harness pools, per label, the token features it attends over with one
+weight per token: ``V_l = s * sum_t w_lt h_t`` (JLAN: ``w`` = joint fusion's mix of the two
+maps, ``s`` = ``model.fusion_scale``; the baselines: their one map). Attention says how much
+of token t enters ``V_l``, not whether it pushes the code's score up or down. The
+contribution ``c_lt = w_lt * (h_t . dlogit_l / dV_l)`` is the first-order (gradient x input)
+share of token t in ``logit_l``: with a linear output (CAML, MultiResCNN, LAAT) it is exact,
+``sum_t c_lt = logit_l - bias_l``; through JLAN's shared tanh layer it is the linearisation at
+the note's own ``V``, with the joint-fusion gate held fixed. Ranking a code's tokens by ``c``
+is the ``contribution`` evidence of ``experiments/evidence_quality.py``.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+_ATTENDED = {"jlan": "dual_attention"}  # the layer whose input is the attended token features h
+
+
+def _probe(model: keras.Model) -> keras.Model:
+    attended = model.get_layer(_ATTENDED.get(model.name, "label_attention"))
+    if model.name == "jlan" and model.get_layer("joint_fusion").mode == "concat":
+        raise ValueError("token contributions need a fusion that adds the two views (not model.fusion=concat)")
+    h = attended.input[0] if isinstance(attended.input, (list, tuple)) else attended.input  # (h, mask) for baselines
+    return keras.Model(model.inputs, [h, model.get_layer("output").input, model.output])
+
+
+def token_contributions(model: keras.Model, tokens: np.ndarray, probe: keras.Model | None = None) -> dict:
+    """For a batch of token ids (B, T): ``logits`` (B, L), ``weights`` (B, L, T) (the mix the
+    ``explain`` signature shows) and ``contributions`` (B, L, T), all NumPy float32.
+    ``probe``: ``_probe(model)``, to reuse over batches."""
+    probe = probe or _probe(model)
+    h, v, outputs = probe({"tokens": tokens}, training=False)
+    v = tf.cast(v, tf.float32)
+    with tf.GradientTape() as tape:
+        tape.watch(v)
+        logits = model.get_layer("output")(v)
+        total = tf.reduce_sum(logits)              # logit_l depends on V_l only: one gradient gives all
+    grad = tape.gradient(total, v)[..., :h.shape[-1]]    # (B, L, H); JointLAAT: M, not p
+    projected = tf.einsum("blh,bth->blt", grad, tf.cast(h, tf.float32))  # (B, L, T)
+    fusion = tf.cast(outputs["fusion_weights"], tf.float32)
+    weights = fusion[..., :1] * outputs["self_attention"] + fusion[..., 1:] * outputs["label_attention"]
+    scale = model.get_layer("joint_fusion").scale if model.name == "jlan" and \
+        model.get_layer("joint_fusion").mode == "joint" else 1.0
+    return {"logits": np.asarray(logits, np.float32), "weights": np.asarray(weights, np.float32),
+            "contributions": np.asarray(scale * weights * projected, np.float32)}

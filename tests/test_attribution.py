@@ -1,0 +1,40 @@
+"""Token contributions: exact decompositions of the logit where the output is linear."""
+
+import numpy as np
+import pytest
+
+from jlan_tf.attribution import token_contributions
+from jlan_tf.config import Config
+from jlan_tf.model import build_jlan
+
+TOKENS = np.array([[3, 4, 5, 6, 0, 0], [7, 8, 9, 10, 11, 12]], np.int32)
+
+
+def _model(*overrides):
+    config = Config().apply_overrides(["model.conv_filters=4", "model.lstm_units=4", "model.attention_dim=4",
+                                       "model.embedding_dropout=0", *overrides])
+    rng = np.random.default_rng(0)
+    return build_jlan(config.model, rng.normal(size=(30, 8)).astype(np.float32), 5,
+                      [np.array([3, 4]), np.array([5]), np.array([6, 7]), np.array([8]), np.array([9])],
+                      d_max=0.0, label_priors=np.full(5, 0.2), label_parents=[0, 0, 1, 2, 2])
+
+
+@pytest.mark.parametrize("overrides", [["preset=caml"], ["preset=laat"],
+                                       ["model.fusion=joint", "model.output_hidden_dim=0"],
+                                       ["model.fusion=sum", "model.output_hidden_dim=0"]])
+def test_contributions_sum_to_the_logit_when_the_output_is_linear(overrides):
+    model = _model(*overrides)
+    out = token_contributions(model, TOKENS)
+    bias = model.get_layer("output").label_bias.numpy()
+    np.testing.assert_allclose(out["contributions"].sum(-1), out["logits"] - bias, rtol=1e-4, atol=1e-5)
+    assert not out["contributions"][0, :, 4:].any()  # padding contributes nothing
+    np.testing.assert_allclose(out["weights"].sum(-1), 2.0 if "model.fusion=sum" in overrides else 1.0, rtol=1e-5)
+
+
+def test_contributions_of_jlan_with_its_hidden_layer_rank_tokens_not_like_attention():
+    model = _model()  # the defaults: joint fusion, shared tanh layer before the label-wise output
+    out = token_contributions(model, TOKENS)
+    assert out["contributions"].shape == out["weights"].shape == (2, 5, 6)
+    assert (out["contributions"] < 0).any()  # unlike attention, a token can speak against a code
+    with pytest.raises(ValueError, match="concat"):
+        token_contributions(_model("model.fusion=concat"), TOKENS)
