@@ -28,22 +28,27 @@ def _probe(model: keras.Model) -> keras.Model:
     return keras.Model(model.inputs, [h, model.get_layer("output").input, model.output])
 
 
-def token_contributions(model: keras.Model, tokens: np.ndarray, probe: keras.Model | None = None) -> dict:
-    """For a batch of token ids (B, T): ``logits`` (B, L), ``weights`` (B, L, T) (the mix the
-    ``explain`` signature shows) and ``contributions`` (B, L, T), all NumPy float32.
-    ``probe``: ``_probe(model)``, to reuse over batches."""
-    probe = probe or _probe(model)
-    h, v, outputs = probe({"tokens": tokens}, training=False)
+def contributions_from(model: keras.Model, h, v, outputs: dict) -> tuple[tf.Tensor, tf.Tensor]:
+    """From a probe's outputs (``_probe``): the mixed attention weights (B, L, T) and the token
+    contributions (B, L, T), float32 tensors; works eagerly and inside a ``tf.function``."""
     v = tf.cast(v, tf.float32)
     with tf.GradientTape() as tape:
         tape.watch(v)
-        logits = model.get_layer("output")(v)
-        total = tf.reduce_sum(logits)              # logit_l depends on V_l only: one gradient gives all
-    grad = tape.gradient(total, v)[..., :h.shape[-1]]    # (B, L, H); JointLAAT: M, not p
+        total = tf.reduce_sum(model.get_layer("output")(v))  # logit_l depends on V_l only: one gradient gives all
+    grad = tape.gradient(total, v)[..., :h.shape[-1]]                   # (B, L, H); JointLAAT: M, not p
     projected = tf.einsum("blh,bth->blt", grad, tf.cast(h, tf.float32))  # (B, L, T)
     fusion = tf.cast(outputs["fusion_weights"], tf.float32)
     weights = fusion[..., :1] * outputs["self_attention"] + fusion[..., 1:] * outputs["label_attention"]
-    scale = model.get_layer("joint_fusion").scale if model.name == "jlan" and \
-        model.get_layer("joint_fusion").mode == "joint" else 1.0
-    return {"logits": np.asarray(logits, np.float32), "weights": np.asarray(weights, np.float32),
-            "contributions": np.asarray(scale * weights * projected, np.float32)}
+    joint = model.name == "jlan" and model.get_layer("joint_fusion").mode == "joint"
+    scale = model.get_layer("joint_fusion").scale if joint else 1.0
+    return weights, scale * weights * projected
+
+
+def token_contributions(model: keras.Model, tokens: np.ndarray, probe: keras.Model | None = None) -> dict:
+    """For a batch of token ids (B, T): ``logits`` (B, L), ``weights`` (B, L, T) (the mix the
+    ``explain`` signature shows, before it divides by the fusion weights' sum) and
+    ``contributions`` (B, L, T), all NumPy float32. ``probe``: ``_probe(model)``, reused over batches."""
+    h, v, outputs = (probe or _probe(model))({"tokens": tokens}, training=False)
+    weights, contributions = contributions_from(model, h, v, outputs)
+    return {"logits": np.asarray(outputs["logits"], np.float32), "weights": weights.numpy(),
+            "contributions": contributions.numpy()}

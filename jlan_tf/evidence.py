@@ -12,10 +12,13 @@ import numpy as np
 from jlan_tf.tokenization import token_spans
 
 
+EVIDENCE = ("contribution", "attention")  # the explain outputs that can rank the evidence
+
+
 @dataclass
 class Evidence:
     token: str
-    weight: float      # attention weight of this token for the code (weights of a note sum to 1)
+    weight: float      # the token's contribution to the code's logit, or its attention weight (``by``)
     position: int      # token index in the note
 
 
@@ -25,7 +28,7 @@ class CodePrediction:
     description: str
     probability: float
     evidence: list[Evidence] = field(default_factory=list)
-    attention: list[float] = field(default_factory=list, repr=False)  # over all tokens, for highlighting
+    attention: list[float] = field(default_factory=list, repr=False)  # the ranking weights of all tokens, for highlighting
 
 
 @dataclass
@@ -38,15 +41,23 @@ def _text(value) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
-def from_explain(names: list[str], outputs: dict, top_k: int, evidence_words: int = 5) -> list[NotePrediction]:
-    """Per note, its ``top_k`` codes with their ``evidence_words`` most attended tokens."""
+def from_explain(names: list[str], outputs: dict, top_k: int, evidence_words: int = 5,
+                 by: str = "contribution") -> list[NotePrediction]:
+    """Per note, its ``top_k`` codes with their ``evidence_words`` best tokens, ranked ``by`` the
+    explain output ``contribution`` (each token's share of the code's logit; the default,
+    chosen on CodiEsp's dev spans) or ``attention``."""
+    if by not in EVIDENCE:
+        raise ValueError(f"evidence ranking must be one of {EVIDENCE}, got {by!r}")
+    if by not in outputs:
+        raise KeyError(f"this export's explain signature has no {by!r} output (exported by an older version?): "
+                       f"export the run again, or rank by 'attention'")
     notes = []
     for i, name in enumerate(names):
         tokens = [_text(t) for t in outputs["tokens"][i]]
         n_tokens = sum(1 for t in tokens if t)
         codes = []
         for j in range(min(top_k, outputs["top_codes"].shape[1])):
-            attention = np.asarray(outputs["attention"][i, j, :n_tokens], np.float64)
+            attention = np.asarray(outputs[by][i, j, :n_tokens], np.float64)
             best = np.argsort(-attention, kind="stable")[:evidence_words]
             codes.append(CodePrediction(
                 code=_text(outputs["top_codes"][i, j]), description=_text(outputs["top_descriptions"][i, j]),
@@ -88,7 +99,8 @@ mark.evidence { background: rgba(255, 140, 0, var(--w)); border-radius: 3px; pad
 
 
 def _highlighted(text: str, code: CodePrediction, highlight: int) -> str:
-    """The note with this code's ``highlight`` most attended tokens marked (opacity ~ weight)."""
+    """The note with this code's ``highlight`` best tokens marked (opacity ~ weight; only
+    tokens with a positive weight: a negative contribution speaks against the code)."""
     spans = token_spans(text, max_tokens=None)
     attention = np.asarray(code.attention)
     if spans is None or not len(attention):

@@ -8,7 +8,10 @@
 - ``explain`` -> the same top-k outputs, ``tokens`` string (B, T) (the note's tokens, "" as
   padding) and ``attention`` float32 (B, K, T): for each top code, the weight of each token in
   the code's document vector, ``(w_s A_s + w_l A_l) / (w_s + w_l)`` with the fusion weights
-  ``w`` (for joint fusion exactly the attention that built ``V``). Rows sum to 1 over tokens.
+  ``w`` (for joint fusion exactly the attention that built ``V``). Rows sum to 1 over tokens;
+  and ``contribution`` float32 (B, K, T): each token's first-order share of the code's logit
+  (``jlan_tf.attribution``; positive = for the code, negative = against it), the better
+  evidence ranking on CodiEsp's dev spans (README: "Evidence quality").
 
 ``assets/vocab.txt`` and ``assets/labels.tsv`` (code, description, train count) travel as
 assets and feed the in-graph lookup tables; ``assets.extra/tf_serving_warmup_requests`` holds
@@ -32,6 +35,7 @@ import keras
 import tensorflow as tf
 
 import jlan_tf.model  # noqa: F401  (registers the custom classes for load_model)
+from jlan_tf.attribution import _probe, contributions_from
 from jlan_tf.layers import FastLSTM
 from jlan_tf.run_folder import RunFolder
 from jlan_tf.tokenization import PAD_ID, UNK_ID
@@ -58,10 +62,13 @@ class JLANServing(tf.Module):
     """The exported computation: text -> tokens -> ids -> JLAN -> top-k codes (and evidence)."""
 
     def __init__(self, model: keras.Model, vocab_path: str, labels_path: str, max_tokens: int, top_k: int,
-                 single_note_model: keras.Model | None = None):
+                 fused_single_note: bool = False):
         super().__init__()
         self.model, self.max_tokens = model, max_tokens
-        self.single_note_model = single_note_model or model
+        # The probe: the model's layers, also giving the attended features h and the output's input V;
+        # for one-note requests, its twin with the BiLSTM on the fused kernel (same weights).
+        self.probe = _probe(model)
+        self.single_note_probe = with_fused_lstm(self.probe) if fused_single_note else self.probe
         self.top_k = min(top_k, model.get_layer("output").num_labels)
         line = tf.lookup.TextFileIndex.LINE_NUMBER
         self.vocab = _line_table(vocab_path, tf.lookup.TextFileIndex.WHOLE_LINE, line, tf.string, tf.int64,
@@ -74,12 +81,12 @@ class JLANServing(tf.Module):
         ids = tf.cast(self.vocab.lookup(tokens), tf.int32)
         longest = tf.maximum(tf.reduce_max(tokens.row_lengths()), 1)  # an empty batch still has one step
         dense_ids = ids.to_tensor(default_value=PAD_ID, shape=tf.stack([tf.shape(text, tf.int64)[0], longest]))
-        call = lambda model: model({"tokens": dense_ids}, training=False)
-        if self.single_note_model is self.model:
-            outputs = call(self.model)
+        call = lambda probe: tuple(probe({"tokens": dense_ids}, training=False))
+        if self.single_note_probe is self.probe:
+            h, v, outputs = call(self.probe)
         else:  # one note: the fused-kernel twin (about 2x faster); batches: Keras' loop (faster there)
-            outputs = tf.cond(tf.shape(dense_ids)[0] == 1, lambda: call(self.single_note_model),
-                              lambda: call(self.model))
+            h, v, outputs = tf.cond(tf.shape(dense_ids)[0] == 1, lambda: call(self.single_note_probe),
+                                    lambda: call(self.probe))
         probabilities = tf.sigmoid(tf.cast(outputs["logits"], tf.float32))
         top_scores, top_index = tf.math.top_k(probabilities, k=self.top_k)
         result = {
@@ -88,18 +95,19 @@ class JLANServing(tf.Module):
             "top_descriptions": self.descriptions.lookup(tf.cast(top_index, tf.int64)),
             "top_scores": top_scores,
         }
-        return result, tokens, top_index, outputs, longest
+        return result, tokens, top_index, (h, v, outputs), longest
 
     def serve(self, text):
         return self._run(text)[0]
 
     def explain(self, text):
-        result, tokens, top_index, outputs, longest = self._run(text)
+        result, tokens, top_index, (h, v, outputs), longest = self._run(text)
+        mixed, contributions = contributions_from(self.model, h, v, outputs)      # (B, L, T) each
         weights = tf.cast(outputs["fusion_weights"], tf.float32)                   # (B, L, 2)
-        mixed = (weights[..., :1] * outputs["self_attention"] + weights[..., 1:] * outputs["label_attention"])
-        mixed = mixed / tf.reduce_sum(weights, axis=-1, keepdims=True)             # (B, L, T)
+        mixed = mixed / tf.reduce_sum(weights, axis=-1, keepdims=True)
         result.pop("probabilities")
         result["attention"] = tf.gather(mixed, top_index, batch_dims=1)            # (B, K, T)
+        result["contribution"] = tf.gather(contributions, top_index, batch_dims=1)
         result["tokens"] = tokens.to_tensor(default_value="", shape=tf.stack([tf.shape(text, tf.int64)[0], longest]))
         return result
 
@@ -203,7 +211,7 @@ def export_model(model: keras.Model, vocab_path: Path, labels_path: Path, max_to
         shutil.copy(vocab_path, staged / "vocab.txt")
         shutil.copy(labels_path, staged / "labels.tsv")
         serving = JLANServing(model, str(staged / "vocab.txt"), str(staged / "labels.tsv"), max_tokens, top_k,
-                              with_fused_lstm(model))
+                              fused_single_note=True)
         archive = keras.export.ExportArchive()
         archive.track(model)
         for table in (serving.vocab, serving.codes, serving.descriptions):

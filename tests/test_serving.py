@@ -235,6 +235,51 @@ def test_predict_command_formats(exported, tmp_path, capsys):
     assert "no SavedModel" in capsys.readouterr().err
 
 
+def test_explain_contribution_is_each_tokens_share_of_the_logit(exported):
+    import keras
+
+    from jlan_tf.attribution import token_contributions
+
+    run, path = exported
+    explain = tf.saved_model.load(str(path)).signatures["explain"]
+    model = keras.models.load_model(run / "model.keras")
+    vocab = Vocabulary.load(run / "vocab.txt")
+    for notes in (NOTES, NOTES[:1]):  # a batch (Keras' loop) and one note (the fused-kernel twin)
+        out = explain(text=tf.constant(notes))
+        ids = [vocab.encode(tokenize(n)) for n in notes]
+        batch = np.zeros((len(ids), out["tokens"].shape[1]), np.int32)
+        for row, i in enumerate(ids):
+            batch[row, :len(i)] = i
+        expected = token_contributions(model, batch)
+        for doc in range(len(notes)):
+            top = np.argsort(-expected["logits"][doc], kind="stable")[:5]
+            np.testing.assert_allclose(out["contribution"].numpy()[doc], expected["contributions"][doc, top],
+                                       rtol=1e-3, atol=1e-5)
+    assert (out["contribution"].numpy() != 0).any()
+
+
+def test_evidence_ranking_choice(exported, tmp_path, capsys):
+    from jlan_tf import evidence
+    from jlan_tf.cli import predict
+
+    _, path = exported
+    outputs = {k: v.numpy() for k, v in
+               tf.saved_model.load(str(path)).signatures["explain"](text=tf.constant(NOTES[:1])).items()}
+    by_attention = evidence.from_explain(["a"], outputs, 2, 3, by="attention")[0].codes[0]
+    by_contribution = evidence.from_explain(["a"], outputs, 2, 3)[0].codes[0]
+    best = lambda key: list(np.argsort(-outputs[key][0, 0, :len(tokenize(NOTES[0]))], kind="stable")[:3])
+    assert [e.position for e in by_attention.evidence] == best("attention")
+    assert [e.position for e in by_contribution.evidence] == best("contribution")
+    del outputs["contribution"]  # an export made before the contribution output
+    with pytest.raises(KeyError, match="export the run again"):
+        evidence.from_explain(["a"], outputs, 2, 3)
+    note = tmp_path / "note.txt"
+    note.write_text(NOTES[0], encoding="utf-8")
+    assert predict.main(["--model", str(path), str(note), "--evidence", "attention", "--format", "json"]) == 0
+    record = json.loads(capsys.readouterr().out)[0]
+    assert abs(sum(e["weight"] for e in record["codes"][0]["evidence"])) <= 1.0  # attention weights: a share
+
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 

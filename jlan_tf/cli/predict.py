@@ -33,6 +33,9 @@ def main(argv=None) -> int:
     parser.add_argument("files", nargs="+", metavar="FILE")
     parser.add_argument("--top-k", type=int, default=5, help="codes per note (at most the exported k)")
     parser.add_argument("--evidence-words", type=int, default=5)
+    parser.add_argument("--evidence", choices=["contribution", "attention"], default="contribution",
+                        help="rank a code's evidence words by their contribution to its score (default; closer "
+                             "to the coders' spans on CodiEsp dev) or by the attention weights")
     parser.add_argument("--format", choices=["text", "json", "html"], default="text")
     parser.add_argument("--out", help="write here instead of standard output")
     logs.add_arguments(parser)
@@ -57,7 +60,12 @@ def main(argv=None) -> int:
     notes = []
     for start in range(0, len(texts), BATCH):
         outputs = {k: v.numpy() for k, v in explain(text=tf.constant(texts[start:start + BATCH])).items()}
-        notes += evidence.from_explain(args.files[start:start + BATCH], outputs, args.top_k, args.evidence_words)
+        try:
+            notes += evidence.from_explain(args.files[start:start + BATCH], outputs, args.top_k,
+                                           args.evidence_words, by=args.evidence)
+        except KeyError as e:
+            print(f"jlan-predict: error: {model_dir}: {e.args[0]}", file=sys.stderr)
+            return 2
     if args.format == "json":
         rendered = json.dumps(evidence.to_json(notes), indent=2) + "\n"
     elif args.format == "html":
