@@ -67,6 +67,7 @@ class TrainConfig:
     min_epochs: int = 0             # early stopping never stops before this epoch (small, noisy dev sets)
     select_on: str = "map"          # the dev metric of early stopping: map | micro_f1 | micro_f1_tuned
     clip_norm: float = 0.0          # > 0: clip the global gradient norm
+    rare_code_notes: int = 0        # > 0: a code seen in n < N training notes weighs n / N in the loss
     weight_decay: float = 0.0       # > 0: decoupled weight decay (AdamW) on all but biases and word vectors
     seed: int = 0
     jit_compile: bool = False       # measured slower on CPU

@@ -70,13 +70,16 @@ class JLANModel(keras.Model):
             with it the step logs, per band, the share of positives dropped
             (``dropped_share_*``) and the mean self-attention weight of joint fusion
             (``alpha_*``).
+        label_weights: per label, a weight on its loss entries (``train.rare_code_notes``: a
+            code seen in n < N training notes gets n / N), so that the hundreds of codes seen
+            once or twice do not dominate what the shared layers learn; None = all 1.
         label_parents: per label, the index of its parent code, for a model with a
             ``parent_logits`` output (JointLAAT): the training loss adds the parents' mean BCE,
             a parent being positive when any of its codes is (its ``parent_loss`` is logged).
     """
 
     def __init__(self, *args, d_max=0.15, warmup_steps=1000, stop_step=None, burn_in_steps=0, drop_rank="loss",
-                 drop_rounding="ceil", label_bands=None, label_parents=None, **kwargs):
+                 drop_rounding="ceil", label_bands=None, label_weights=None, label_parents=None, **kwargs):
         super().__init__(*args, **kwargs)
         if drop_rank not in RANKS or drop_rounding not in ROUNDINGS:
             raise ValueError(f"drop_rank must be one of {RANKS} and drop_rounding one of {ROUNDINGS}, "
@@ -84,6 +87,7 @@ class JLANModel(keras.Model):
         self.d_max, self.warmup_steps, self.stop_step = d_max, warmup_steps, stop_step
         self.burn_in_steps, self.drop_rank, self.drop_rounding = burn_in_steps, drop_rank, drop_rounding
         self.label_bands = None if label_bands is None else [int(b) for b in label_bands]
+        self.label_weights = None if label_weights is None else [float(w) for w in label_weights]
         self.label_parents = None if label_parents is None else [int(p) for p in label_parents]
         self.parent_matrix = None if label_parents is None else \
             tf.one_hot(self.label_parents, max(self.label_parents) + 1, dtype=tf.float32)       # (L, P)
@@ -117,9 +121,10 @@ class JLANModel(keras.Model):
             rank_by = None if self.positive_loss_mean is None else self.positive_loss_mean.relative(loss_matrix)
             keep = truncation_mask(loss_matrix, labels, rate, rank_by, self.drop_rounding, step)  # no gradient
             kept_here = tf.reduce_sum(keep)
-            # The mean over kept entries of the global batch: gradients of the replicas add up.
-            kept_all = tf.distribute.get_replica_context().all_reduce("sum", kept_here)
-            loss = tf.reduce_sum(loss_matrix * keep) / tf.maximum(kept_all, 1.0)
+            weighted = keep if self.label_weights is None else keep * tf.constant(self.label_weights)
+            # The (weighted) mean over kept entries of the global batch: gradients of the replicas add up.
+            kept_all = tf.distribute.get_replica_context().all_reduce("sum", tf.reduce_sum(weighted))
+            loss = tf.reduce_sum(loss_matrix * weighted) / tf.maximum(kept_all, 1.0)
             if self.parent_matrix is not None:
                 parent_loss = self._parent_loss(labels, outputs["parent_logits"])
                 loss = loss + parent_loss
@@ -172,7 +177,7 @@ class JLANModel(keras.Model):
         return {**super().get_config(), "d_max": self.d_max, "warmup_steps": self.warmup_steps,
                 "stop_step": self.stop_step, "burn_in_steps": self.burn_in_steps, "drop_rank": self.drop_rank,
                 "drop_rounding": self.drop_rounding, "label_bands": self.label_bands,
-                "label_parents": self.label_parents}
+                "label_weights": self.label_weights, "label_parents": self.label_parents}
 
 
 def description_embeddings(descriptions: list[np.ndarray], embeddings: np.ndarray) -> np.ndarray:

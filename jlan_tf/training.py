@@ -111,10 +111,19 @@ def new_model(data: PreparedDataset, config: Config):
         label_priors=data.train_counts / max(1, len(data.splits["train"])),
         burn_in_steps=round(t.burn_in_epochs * steps), drop_rank=t.drop_rank, drop_rounding=t.drop_rounding,
         label_bands=frequency_bands(data.train_counts),
+        label_weights=rare_code_weights(data.train_counts, t.rare_code_notes),
         label_parents=code_parents(data.codes)[1] if config.model.arch == "jointlaat" else None,
     )
     model.compile(optimizer=make_optimizer(t), jit_compile=t.jit_compile, steps_per_execution=t.steps_per_execution)
     return model
+
+
+def rare_code_weights(train_counts, notes: int) -> list[float] | None:
+    """``train.rare_code_notes`` = N > 0: a code seen in n < N training notes weighs n / N in the
+    loss (unseen codes 0: their scores stay at the output bias), every other code 1."""
+    if notes <= 0:
+        return None
+    return np.minimum(np.asarray(train_counts, np.float64) / notes, 1.0).tolist()
 
 
 def make_optimizer(t) -> keras.optimizers.Optimizer:

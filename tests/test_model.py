@@ -249,3 +249,20 @@ def test_mirrored_strategy_with_truncation_matches_the_per_replica_step():
     assert figures["masks_differ"] and figures["dropped_by_hand"] > 0  # the two readings can be told apart
     assert figures["diff"] < 1e-5, figures
     assert figures["diff_whole_batch_mask"] > 10 * max(figures["diff"], 1e-7), figures
+
+
+def test_label_weights_make_the_loss_a_weighted_mean():
+    from jlan_tf.training import rare_code_weights
+
+    weights = rare_code_weights(np.array([0, 1, 2, 4, 9]), 4)
+    assert weights == [0.0, 0.25, 0.5, 1.0, 1.0] and rare_code_weights(np.array([0, 3]), 0) is None
+    model = tiny_model(d_max=0.0, label_weights=weights)
+    model.compile(optimizer=keras.optimizers.SGD(0.0))
+    x, y = tiny_batch()
+    logits = model(x, training=True)["logits"].numpy()
+    labels = y["labels"].numpy()
+    bce = np.maximum(logits, 0) - logits * labels + np.log1p(np.exp(-np.abs(logits)))
+    w = np.broadcast_to(np.array(weights), bce.shape)
+    logs = model.train_on_batch(x, y, return_dict=True)
+    np.testing.assert_allclose(logs["loss"], (bce * w).sum() / w.sum(), rtol=1e-5)
+    assert JLANModel.from_config(model.get_config()).label_weights == weights  # kept in the config
