@@ -56,6 +56,7 @@ class RunFolder:
     vocab = property(lambda self: self.path / "vocab.txt")
     labels = property(lambda self: self.path / "labels.tsv")
     tokenizer = property(lambda self: self.path / "tokenizer.json")
+    predictions = property(lambda self: self.path / "predictions")
 
     def create(self) -> "RunFolder":
         self.checkpoints.mkdir(parents=True, exist_ok=True)
@@ -78,7 +79,7 @@ class RunFolder:
         tmp.replace(self.last_checkpoint)
 
     def write_predictions(self, split: str, scores: np.ndarray, y_true: np.ndarray, ids: list[str]) -> None:
-        folder = self.path / "predictions"
+        folder = self.predictions
         folder.mkdir(exist_ok=True)
         np.save(folder / f"{split}_scores.npy", scores.astype(np.float32))
         np.save(folder / f"{split}_true.npy", y_true.astype(np.uint8))
@@ -86,8 +87,8 @@ class RunFolder:
 
     def write_export_assets(self, model, prepared_path: Path, codes: list[str], tokenization: dict) -> None:
         """The best model and what serving needs beside it, so export needs no prepared folder."""
-        (self.path / "predictions").mkdir(exist_ok=True)
-        (self.path / "predictions" / "labels.txt").write_text("\n".join(codes) + "\n")
+        self.predictions.mkdir(exist_ok=True)
+        (self.predictions / "labels.txt").write_text("\n".join(codes) + "\n")
         model.save(self.model)
         for name in ("vocab.txt", "labels.tsv"):
             shutil.copy(Path(prepared_path) / name, self.path / name)

@@ -156,3 +156,21 @@ def test_compare_runs_every_model_and_lr(tmp_path, monkeypatch):
     assert configs["JointLAAT-seed0"]["model"]["arch"] == "jointlaat"
     assert configs["CAML-seed0"]["train"]["learning_rate"] == 1e-4  # the preset's, not JLAN's
     assert (tmp_path / "out" / "compare.png").stat().st_size > 1000
+
+
+def test_label_bands_table():
+    import numpy as np
+
+    from label_bands import band_table
+
+    counts = np.array([9, 6, 5, 3, 1, 0] + [7] * 50)  # 56 codes: 50+ frequent, two rare, one unseen
+    rng = np.random.default_rng(0)
+    y = (rng.random((12, 56)) < 0.2).astype(np.uint8)
+    y[0, 4] = y[1, 5] = y[2, 3] = 1
+    table = band_table(y, {"perfect": y + 0.01 * rng.random(y.shape), "reversed": 1.0 - y}, counts)
+    cells = lambda line: [c.strip() for c in line.strip("|").split("|")]
+    rows = {cells(line)[0]: cells(line) for line in table.splitlines() if line.startswith("| ")}
+    assert rows["1-4 training notes"][1] == "2" and rows["unseen in training"][1] == "1"
+    assert rows["5+ training notes"][1:5] == ["53", "0.90", "1.000", "1.000"]  # perfect: MAP and macro-AUC 1
+    assert rows["5+ training notes"][6] == "0.000"                              # reversed: macro-AUC 0
+    assert rows["perfect"][2:4] == ["1.000", "1.000"] and float(rows["perfect"][4]) < 1.0  # rare ranked last: lower
