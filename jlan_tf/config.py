@@ -71,7 +71,7 @@ class TrainConfig:
     weight_decay: float = 0.0       # > 0: decoupled weight decay (AdamW) on all but biases and word vectors
     seed: int = 0
     jit_compile: bool = False       # measured slower on CPU
-    strategy: str = "auto"          # auto (mirrored when several GPUs are visible) | one | mirrored
+    strategy: str = "auto"          # auto (mirrored when several GPUs are visible) | one | mirrored | multi_worker
     steps_per_execution: int = 1    # training steps per call into the compiled graph (fewer host round trips on GPU)
 
 

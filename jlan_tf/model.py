@@ -101,8 +101,9 @@ class JLANModel(keras.Model):
         self.positive_loss_mean = None
         if drop_rank == "relative":
             num_labels = self.get_layer("output").num_labels
+            # Under several replicas each updates it from its share of the batch; they are averaged.
             variable = self.add_weight(name="positive_loss_mean", shape=(2, num_labels), initializer="zeros",
-                                       trainable=False)
+                                       trainable=False, aggregation="mean")
             self.positive_loss_mean = PositiveLossMean(variable)
 
     @property

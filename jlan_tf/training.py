@@ -23,6 +23,7 @@ from jlan_tf.config import Config
 from jlan_tf.data.pipeline import eval_order, make_dataset
 from jlan_tf.data.prepared import PreparedDataset
 from jlan_tf.denoising import frequency_bands
+from jlan_tf.distributed import STRATEGIES, EpochLoop, is_chief, is_multi_worker, make_strategy  # noqa: F401
 from jlan_tf.model import build_jlan, set_precision
 from jlan_tf.run_folder import RunFolder
 from jlan_tf.tokenization import UNK_ID, tokenize
@@ -57,9 +58,14 @@ class _DevEvaluation(keras.callbacks.Callback):
 
 
 def predict_split(model, data: PreparedDataset, split: str, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
-    """(scores, y_true) for a split, both in document order."""
+    """(scores, y_true) for a split, both in document order (under a multi-worker strategy each
+    worker predicts the whole split itself: ``model.predict`` does not run there)."""
     part = data.splits[split]
-    ordered = model.predict(make_dataset(data, split, batch_size), verbose=0)
+    dataset = make_dataset(data, split, batch_size)
+    if is_multi_worker(model.distribute_strategy):
+        ordered = np.concatenate([keras.ops.convert_to_numpy(model.predict_step(x)) for x, _ in dataset])
+    else:
+        ordered = model.predict(dataset, verbose=0)
     scores = np.empty_like(ordered)
     scores[eval_order(part)] = ordered
     return scores, part.multi_hot(data.num_labels)
@@ -70,24 +76,6 @@ def _reseed_dropout(model: keras.Model, seed: int, epoch: int) -> None:
     for i, layer in enumerate(model._flatten_layers()):
         for generator in getattr(layer, "_seed_generators", []):
             generator.state.assign(np.array([seed * 100_003 + epoch * 1_009 + i, 0], generator.state.dtype))
-
-
-STRATEGIES = ("auto", "one", "mirrored")
-
-
-def make_strategy(name: str) -> tf.distribute.Strategy:
-    """``train.strategy``: ``one`` (the default strategy: one device), ``mirrored``
-    (``MirroredStrategy`` over every visible GPU; the batch is split between them and the
-    gradients all-reduced), ``auto`` (mirrored when more than one GPU is visible, else one)."""
-    if name == "multi_worker":  # measured: model.fit fails on the PerReplica batches of the distributed dataset
-        raise ValueError("train.strategy=multi_worker is not available: Keras 3's fit does not run under "
-                         "tf.distribute.MultiWorkerMirroredStrategy (keras-team/keras#20585); use one machine "
-                         "with train.strategy=mirrored")
-    if name not in STRATEGIES:
-        raise ValueError(f"train.strategy must be one of {STRATEGIES}, got {name!r}")
-    if name == "auto":
-        name = "mirrored" if len(tf.config.list_logical_devices("GPU")) > 1 else "one"
-    return tf.distribute.MirroredStrategy() if name == "mirrored" else tf.distribute.get_strategy()
 
 
 def steps_per_epoch(data: PreparedDataset, batch_size: int) -> int:
@@ -152,50 +140,62 @@ def selection_key(dev: dict, select_on: str) -> list[float]:
 
 def train(data: PreparedDataset, config: Config, run_dir: Path, verbose: int = 1) -> dict:
     """Trains (or resumes, when the run folder has a ``state.json``); returns metrics.json's content."""
-    run = RunFolder(run_dir).create()
     precision = set_precision(config.model.precision)
     keras.utils.set_random_seed(config.train.seed)
     strategy = make_strategy(config.train.strategy)
+    chief = is_chief(strategy)
+    run = RunFolder(run_dir).create() if chief else RunFolder(run_dir)
     with strategy.scope():
         if run.state.exists():
             state = run.read("state")
             model = keras.models.load_model(run.last_checkpoint)
             log.info("resuming %s after epoch %d", run.path, state["epoch"])
         else:
-            config.save(run.config)
+            if chief:
+                config.save(run.config)
             state = {"epoch": 0, "best_key": [-1.0, -1.0], "best_epoch": 0, "bad_epochs": 0, "epochs": []}
             model = new_model(data, config)
     log.info("precision %s; %d replica(s); %d training documents, %d labels", precision,
              strategy.num_replicas_in_sync, len(data.splits["train"]), data.num_labels)
 
     evaluation = _DevEvaluation(data, config.data.eval_batch_size)
-    tensorboard = keras.callbacks.TensorBoard(str(run.logs), update_freq=50)
+    callbacks = [evaluation] + ([keras.callbacks.TensorBoard(str(run.logs), update_freq=50)] if chief else [])
+    loop = EpochLoop(model, strategy, callbacks) if is_multi_worker(strategy) else None  # fit does not run there
     for epoch in range(state["epoch"], config.train.epochs):
         if state["bad_epochs"] >= config.train.patience and epoch >= config.train.min_epochs:
             break
         _reseed_dropout(model, config.train.seed, epoch)
         train_ds = make_dataset(data, "train", config.data.batch_size, training=True, epoch=epoch, seed=config.train.seed)
         start = time.perf_counter()
-        history = model.fit(train_ds, initial_epoch=epoch, epochs=epoch + 1, verbose=verbose, shuffle=False,
-                            callbacks=[evaluation, tensorboard])
+        if loop:
+            train_logs = loop.fit_epoch(train_ds, epoch)
+        else:
+            history = model.fit(train_ds, initial_epoch=epoch, epochs=epoch + 1, verbose=verbose, shuffle=False,
+                                callbacks=callbacks)
+            train_logs = {k: float(v[-1]) for k, v in history.history.items() if not k.startswith("val_")}
         if evaluation.bad_step is not None:
             raise NonFiniteLoss(f"the training loss became NaN or infinite in epoch {epoch + 1} (by step "
                                 f"{evaluation.bad_step}); try a lower train.learning_rate or set train.clip_norm")
         dev = evaluation.latest
-        train_logs = {k: float(v[-1]) for k, v in history.history.items() if not k.startswith("val_")}
         state["epochs"].append({"epoch": epoch + 1, "seconds": round(time.perf_counter() - start, 1),
                                 "train": train_logs, "dev": dev})
         key = selection_key(dev, config.train.select_on)
         if key > state["best_key"]:
             state.update(best_key=key, best_epoch=epoch + 1, bad_epochs=0)
-            model.save_weights(run.best_weights)
+            if chief:
+                model.save_weights(run.best_weights)
         else:
             state["bad_epochs"] += 1
         state["epoch"] = epoch + 1
-        run.save_checkpoint(model)  # first the checkpoint, then the state that points past it
-        run.write("state", state)
+        if chief:  # only the chief writes the run folder (all workers hold the same weights)
+            run.save_checkpoint(model)  # first the checkpoint, then the state that points past it
+            run.write("state", state)
         log.info("epoch %d: dev %s %.4f (best %.4f at epoch %d)", epoch + 1, config.train.select_on, key[0],
                  state["best_key"][0], state["best_epoch"])
+    if loop:
+        loop.close()
+    if not chief:
+        return {"best_epoch": state["best_epoch"], "epochs": state["epochs"]}
 
     if run.best_weights.exists():
         model.load_weights(run.best_weights)  # early stopping keeps the best epoch's weights

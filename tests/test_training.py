@@ -112,8 +112,6 @@ def test_strategy_setting():
     assert make_strategy("one").num_replicas_in_sync == 1 and make_strategy("auto").num_replicas_in_sync == 1
     with pytest.raises(ValueError, match="train.strategy"):
         make_strategy("tpu")
-    with pytest.raises(ValueError, match="keras-team/keras#20585"):
-        make_strategy("multi_worker")
 
 
 @pytest.mark.slow

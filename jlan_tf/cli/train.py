@@ -66,12 +66,15 @@ def run_training(dataset: ResolvedDataset, config: Config, run_dir: str | Path, 
     metrics.json's content (and the export's path under ``"export"`` when asked)."""
     from jlan_tf.training import train
 
+    from jlan_tf.distributed import is_chief
+
     run = RunFolder(run_dir)
-    if not run.state.exists():
+    chief = config.train.strategy != "multi_worker" or is_chief()  # the other workers write nothing
+    if chief and not run.state.exists():
         run.create()
         run.write_data_info(dataset.data_source, dataset.path, dataset.note)
     result = train(load_prepared(dataset.path), config, run.path, verbose=verbose)
-    if export:
+    if export and chief:
         from jlan_tf.serving import export_run
 
         result["export"] = str(export_run(run.path))
@@ -89,6 +92,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     logs.setup(logs.verbosity(args))
     verbose = 0 if args.quiet else 1 if sys.stdout.isatty() else 2
+    from jlan_tf.distributed import is_chief
     from jlan_tf.training import NonFiniteLoss
 
     try:
@@ -101,7 +105,7 @@ def main(argv=None) -> int:
             if dataset.note:
                 print(dataset.note)
             run_dir = Path(args.runs_dir) / (args.name or f"{Path(args.dataset).name}-{time.strftime('%Y%m%d-%H%M%S')}")
-            if run_dir.exists():
+            if run_dir.exists() and (config.train.strategy != "multi_worker" or is_chief()):
                 raise DataError(f"{run_dir}: a run of that name exists (use --resume {run_dir} to continue it)")
             result = run_training(dataset, config, run_dir, not args.no_export, verbose)
     except (DataError, KeyError, ValueError) as e:
@@ -110,6 +114,9 @@ def main(argv=None) -> int:
     except NonFiniteLoss as e:
         print(f"jlan-train: training stopped: {e}", file=sys.stderr)
         return 3
+    if "test" not in result:  # a multi-worker cluster's other workers: the chief wrote the run
+        print(f"worker done after {len(result['epochs'])} epochs; the chief wrote {run_dir}")
+        return 0
     if "export" in result:
         print(f"exported SavedModel: {result['export']}")
     print(f"\nrun folder: {run_dir}   data: {result['data_source']}   best epoch: {result['best_epoch']}")
