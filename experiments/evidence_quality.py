@@ -54,10 +54,10 @@ def _maps(model, data: PreparedDataset, split: str, batch_size: int = 16):
     contributions (L, n))."""
     import keras
 
-    from jlan_tf.attribution import _probe, token_contributions
+    from jlan_tf.attribution import contributions_from, probe_model
     from jlan_tf.data.pipeline import eval_order
 
-    probe = _probe(model)
+    probe = probe_model(model)  # the model's outputs plus what the contributions need: one forward pass
 
     part = data.splits[split]
     order = eval_order(part)
@@ -67,8 +67,9 @@ def _maps(model, data: PreparedDataset, split: str, batch_size: int = 16):
         x = np.zeros((len(rows), -(-lengths.max() // 64) * 64), np.int32)  # few shapes: few retracings
         for r, d in enumerate(rows):
             x[r, :lengths[r]] = part.tokens[part.offsets[d]:part.offsets[d + 1]]
-        out = {k: keras.ops.convert_to_numpy(v) for k, v in model({"tokens": x}, training=False).items()}
-        contributions = token_contributions(model, x, probe)["contributions"]
+        h, v, outputs = probe({"tokens": x}, training=False)
+        contributions = keras.ops.convert_to_numpy(contributions_from(model, h, v, outputs)[1])
+        out = {k: keras.ops.convert_to_numpy(t) for k, t in outputs.items()}
         for r, d in enumerate(rows):
             n = lengths[r]
             yield (int(d), 1 / (1 + np.exp(-out["logits"][r])), out["self_attention"][r, :, :n],

@@ -35,7 +35,8 @@ def band_table(y: np.ndarray, scores: dict[str, np.ndarray], train_counts: np.nd
     names = list(scores)
     lines = ["| band | codes | share of positives | " + " | ".join(f"MAP {n} | macro-AUC {n}" for n in names) + " |",
              "|---" * (3 + 2 * len(names)) + "|"]
-    for band, codes in bands(train_counts).items():
+    groups = bands(train_counts)
+    for band, codes in groups.items():
         notes = y[:, codes].sum(1) > 0
         cells = []
         for n in names:
@@ -44,7 +45,7 @@ def band_table(y: np.ndarray, scores: dict[str, np.ndarray], train_counts: np.nd
         lines.append(f"| {band} | {len(codes)} | {y[:, codes].sum() / y.sum():.2f} | " + " | ".join(cells) + " |")
     lines += ["", "| model | top-5 slots on the 50 most frequent | P@5 | MAP | MAP, codes with < 5 notes ranked last |",
               "|---|---|---|---|---|"]
-    top50 = set(bands(train_counts)["50 most frequent"].tolist())
+    top50 = set(groups["50 most frequent"].tolist())
     for n in names:
         top5 = np.argsort(-scores[n], axis=1, kind="stable")[:, :5]
         last = scores[n].copy()

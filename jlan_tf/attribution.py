@@ -20,7 +20,7 @@ import tensorflow as tf
 _ATTENDED = {"jlan": "dual_attention"}  # the layer whose input is the attended token features h
 
 
-def _probe(model: keras.Model) -> keras.Model:
+def probe_model(model: keras.Model) -> keras.Model:
     attended = model.get_layer(_ATTENDED.get(model.name, "label_attention"))
     if model.name == "jlan" and model.get_layer("joint_fusion").mode == "concat":
         raise ValueError("token contributions need a fusion that adds the two views (not model.fusion=concat)")
@@ -29,7 +29,7 @@ def _probe(model: keras.Model) -> keras.Model:
 
 
 def contributions_from(model: keras.Model, h, v, outputs: dict) -> tuple[tf.Tensor, tf.Tensor]:
-    """From a probe's outputs (``_probe``): the mixed attention weights (B, L, T) and the token
+    """From a probe's outputs (``probe_model``): the mixed attention weights (B, L, T) and the token
     contributions (B, L, T), float32 tensors; works eagerly and inside a ``tf.function``."""
     v = tf.cast(v, tf.float32)
     with tf.GradientTape() as tape:
@@ -47,8 +47,8 @@ def contributions_from(model: keras.Model, h, v, outputs: dict) -> tuple[tf.Tens
 def token_contributions(model: keras.Model, tokens: np.ndarray, probe: keras.Model | None = None) -> dict:
     """For a batch of token ids (B, T): ``logits`` (B, L), ``weights`` (B, L, T) (the mix the
     ``explain`` signature shows, before it divides by the fusion weights' sum) and
-    ``contributions`` (B, L, T), all NumPy float32. ``probe``: ``_probe(model)``, reused over batches."""
-    h, v, outputs = (probe or _probe(model))({"tokens": tokens}, training=False)
+    ``contributions`` (B, L, T), all NumPy float32. ``probe``: ``probe_model(model)``, reused over batches."""
+    h, v, outputs = (probe or probe_model(model))({"tokens": tokens}, training=False)
     weights, contributions = contributions_from(model, h, v, outputs)
     return {"logits": np.asarray(outputs["logits"], np.float32), "weights": weights.numpy(),
             "contributions": contributions.numpy()}

@@ -56,6 +56,12 @@ def is_chief(strategy: tf.distribute.Strategy | None = None) -> bool:
                                            and int(task.get("index", 0)) == 0)
 
 
+def writes_run(strategy_name: str) -> bool:
+    """Whether this process writes the run folder under ``train.strategy`` = ``strategy_name``
+    (decided before the strategy exists: every process but a multi-worker cluster's others)."""
+    return strategy_name != "multi_worker" or is_chief()
+
+
 class EpochLoop:
     """``model.fit`` for one epoch at a time under a multi-worker strategy (see the module)."""
 

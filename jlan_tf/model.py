@@ -213,6 +213,9 @@ def build_jlan(config: ModelConfig, embeddings: np.ndarray, num_labels: int,
             needed by ``jointlaat``, ignored by the others.
         **denoising: the other arguments of ``JLANModel`` (burn-in, ranking, rounding, bands).
     """
+    if config.arch == "jointlaat" and label_parents is None:
+        raise ValueError("model.arch=jointlaat needs label_parents (baselines.code_parents of the codes)")
+    label_parents = list(label_parents) if config.arch == "jointlaat" else None
     vocab_size, dim = embeddings.shape
     tokens = keras.Input(shape=(None,), dtype="int32", name="tokens")
     embedding = keras.layers.Embedding(vocab_size, dim, mask_zero=True, name="embedding")
@@ -223,14 +226,8 @@ def build_jlan(config: ModelConfig, embeddings: np.ndarray, num_labels: int,
     else:
         from jlan_tf.baselines import baseline_outputs
 
-        hierarchical = config.arch == "jointlaat"
-        if hierarchical and label_parents is None:
-            raise ValueError("model.arch=jointlaat needs label_parents (baselines.code_parents of the codes)")
-        label_parents = list(label_parents) if hierarchical else None
-        num_parents = max(label_parents) + 1 if hierarchical else 0
+        num_parents = max(label_parents) + 1 if label_parents else 0
         outputs, attention = baseline_outputs(config.arch, config, tokens, x, num_labels, num_parents), None
-    if config.arch == "jlan":
-        label_parents = None
     model = JLANModel(inputs={"tokens": tokens}, outputs=outputs, name=config.arch, d_max=d_max,
                       warmup_steps=warmup_steps, stop_step=stop_step, label_parents=label_parents, **denoising)
     # Assigned, not a Constant initializer: that would copy the matrix into the JSON config.

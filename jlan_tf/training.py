@@ -23,7 +23,7 @@ from jlan_tf.config import Config
 from jlan_tf.data.pipeline import eval_order, make_dataset
 from jlan_tf.data.prepared import PreparedDataset
 from jlan_tf.denoising import frequency_bands
-from jlan_tf.distributed import STRATEGIES, EpochLoop, is_chief, is_multi_worker, make_strategy  # noqa: F401
+from jlan_tf.distributed import EpochLoop, is_chief, is_multi_worker, make_strategy
 from jlan_tf.model import build_jlan, set_precision
 from jlan_tf.run_folder import RunFolder
 from jlan_tf.tokenization import UNK_ID, tokenize

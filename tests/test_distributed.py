@@ -10,7 +10,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from jlan_tf.distributed import is_chief, make_strategy
+from jlan_tf.distributed import is_chief, make_strategy, writes_run
 
 WORKER = textwrap.dedent("""
     import sys
@@ -36,7 +36,8 @@ def test_multi_worker_needs_tf_config(monkeypatch):
                                                 "task": {"type": "worker", "index": i}})
     for value, expected in ((worker(0), True), (worker(1), False), (worker(0, chief=True), False)):
         monkeypatch.setenv("TF_CONFIG", value)
-        assert is_chief() is expected
+        assert is_chief() is expected and writes_run("multi_worker") is expected
+        assert writes_run("one")  # TF_CONFIG matters only to a multi-worker run
 
 
 def _free_ports(n):

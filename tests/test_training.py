@@ -107,7 +107,7 @@ def test_weight_decay_shrinks_weights_but_not_biases_or_word_vectors():
 
 
 def test_strategy_setting():
-    from jlan_tf.training import make_strategy
+    from jlan_tf.distributed import make_strategy
 
     assert make_strategy("one").num_replicas_in_sync == 1 and make_strategy("auto").num_replicas_in_sync == 1
     with pytest.raises(ValueError, match="train.strategy"):

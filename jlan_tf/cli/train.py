@@ -66,10 +66,10 @@ def run_training(dataset: ResolvedDataset, config: Config, run_dir: str | Path, 
     metrics.json's content (and the export's path under ``"export"`` when asked)."""
     from jlan_tf.training import train
 
-    from jlan_tf.distributed import is_chief
+    from jlan_tf.distributed import writes_run
 
     run = RunFolder(run_dir)
-    chief = config.train.strategy != "multi_worker" or is_chief()  # the other workers write nothing
+    chief = writes_run(config.train.strategy)  # a multi-worker cluster's other workers write nothing
     if chief and not run.state.exists():
         run.create()
         run.write_data_info(dataset.data_source, dataset.path, dataset.note)
@@ -92,7 +92,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     logs.setup(logs.verbosity(args))
     verbose = 0 if args.quiet else 1 if sys.stdout.isatty() else 2
-    from jlan_tf.distributed import is_chief
+    from jlan_tf.distributed import writes_run
     from jlan_tf.training import NonFiniteLoss
 
     try:
@@ -105,7 +105,7 @@ def main(argv=None) -> int:
             if dataset.note:
                 print(dataset.note)
             run_dir = Path(args.runs_dir) / (args.name or f"{Path(args.dataset).name}-{time.strftime('%Y%m%d-%H%M%S')}")
-            if run_dir.exists() and (config.train.strategy != "multi_worker" or is_chief()):
+            if run_dir.exists() and writes_run(config.train.strategy):
                 raise DataError(f"{run_dir}: a run of that name exists (use --resume {run_dir} to continue it)")
             result = run_training(dataset, config, run_dir, not args.no_export, verbose)
     except (DataError, KeyError, ValueError) as e:
