@@ -45,6 +45,7 @@ def parse_args(argv, description: str, name: str) -> argparse.Namespace:
                                         "processes); the tables cover the runs found for seeds 0..SEEDS-1")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="applied to every run, after the small defaults")
+    p.add_argument("--reference", help="the variant the paired tables compare against (default: the script's)")
     p.add_argument("--full", action="store_true", help="no small defaults: the paper's settings")
     p.add_argument("--out", help=f"folder for the table, figures and runs (default: results/{name}, "
                                  f"or results/{name}_DATASET for another dataset than synthetic)")
@@ -55,9 +56,14 @@ def parse_args(argv, description: str, name: str) -> argparse.Namespace:
     return args
 
 
+def run_folder(out: str | Path, variant: str, seed: int) -> RunFolder:
+    """Where a sweep keeps the run of one variant and seed."""
+    return RunFolder(Path(out) / "runs" / f"{variant}-seed{seed}")
+
+
 def run(args, variant: str, overrides: list[str], seed: int) -> dict:
     """metrics.json of one run (trained now, resumed, or read back when finished)."""
-    run = RunFolder(Path(args.out) / "runs" / f"{variant}-seed{seed}")
+    run = run_folder(args.out, variant, seed)
     if run.metrics.exists():
         return _read_run(run)
     if args.report_only:
@@ -149,6 +155,9 @@ def sweep(argv, description: str, name: str, variants: dict[str, list[str]], wha
         raise SystemExit("no seed has finished runs of every variant yet")
     out = Path(args.out)
     print(write_table(results, out))
+    reference = args.reference or reference
+    if args.reference and args.reference not in results:
+        raise SystemExit(f"--reference {args.reference!r} is not among the variants run: {', '.join(results)}")
     reference = reference if reference in results else next(iter(results))
     for block in ("dev", "test"):
         print(write_paired_table(results, out, reference, block))

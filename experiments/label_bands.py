@@ -68,12 +68,11 @@ def main(argv=None) -> int:
     data = load_prepared(runs[0].read("data")["path"])
     y = data.splits[args.split].multi_hot(data.num_labels)
     scores = {}
-    for run in runs:
-        predictions = run.predictions
-        ids = (predictions / f"{args.split}_ids.txt").read_text().split()
-        if ids != list(data.splits[args.split].ids):
-            raise SystemExit(f"{run.path}: its {args.split} predictions are not in the prepared data's order")
-        scores[run.name] = np.load(predictions / f"{args.split}_scores.npy")
+    try:
+        for run in runs:
+            scores[run.name] = run.read_scores(args.split, data.splits[args.split].ids)
+    except ValueError as e:
+        raise SystemExit(str(e)) from None
     scores["TF-IDF + LR"] = baseline_lr.FittedLR(data).scores(args.split)
     print(f"{args.split} split, {len(y)} notes, {data.num_labels} codes, {int(y.sum())} positives\n")
     print(band_table(y, scores, data.train_counts))

@@ -69,6 +69,7 @@ class TrainConfig:
     clip_norm: float = 0.0          # > 0: clip the global gradient norm
     rare_code_notes: int = 0        # > 0: a code seen in n < N training notes weighs n / N in the loss
     weight_decay: float = 0.0       # > 0: decoupled weight decay (AdamW) on all but biases and word vectors
+    ema_momentum: float = 0.0       # > 0: evaluate, select and keep the exponential moving average of the weights
     seed: int = 0
     jit_compile: bool = False       # measured slower on CPU
     strategy: str = "auto"          # auto (mirrored when several GPUs are visible) | one | mirrored | multi_worker

@@ -85,6 +85,13 @@ class RunFolder:
         np.save(folder / f"{split}_true.npy", y_true.astype(np.uint8))
         (folder / f"{split}_ids.txt").write_text("\n".join(ids) + "\n")
 
+    def read_scores(self, split: str, ids: list[str]) -> np.ndarray:
+        """The saved scores of a split, checked to be in the order of ``ids`` (the prepared data's)."""
+        saved = (self.predictions / f"{split}_ids.txt").read_text().split()
+        if saved != list(ids):
+            raise ValueError(f"{self.path}: its {split} predictions are not in the prepared data's order")
+        return np.load(self.predictions / f"{split}_scores.npy")
+
     def write_export_assets(self, model, prepared_path: Path, codes: list[str], tokenization: dict) -> None:
         """The best model and what serving needs beside it, so export needs no prepared folder."""
         self.predictions.mkdir(exist_ok=True)

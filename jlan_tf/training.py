@@ -8,6 +8,7 @@ from ``last.keras``, so a run stopped after any epoch and resumed ends as if nev
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import time
@@ -50,11 +51,25 @@ class _DevEvaluation(keras.callbacks.Callback):
         if logs and not math.isfinite(float(logs["loss"])):
             self.bad_step = int(self.model.optimizer.iterations.numpy())
             return
-        scores, y_true = predict_split(self.model, self.data, "dev", self.batch_size)
+        with averaged_weights(self.model):
+            scores, y_true = predict_split(self.model, self.data, "dev", self.batch_size)
         # With dev's own tuned threshold, all_metrics adds micro_f1_tuned (select_on may use it).
         dev = self.latest = metric_fns.all_metrics(y_true, scores, metric_fns.tune_threshold(y_true, scores))
         logs.update({f"val_{k}": v for k, v in dev.items() if k in metric_fns.REPORTED})
         logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+
+
+class _KeepTrainingWeights(keras.callbacks.Callback):
+    """Keras's ``fit`` ends by overwriting the weights with the optimizer's moving average
+    (``finalize_variable_values``) when it keeps one; as ``fit`` runs one epoch at a time here,
+    that would restart every epoch from the average. This puts the training weights back."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.weights = [np.array(v.numpy(), copy=True) for v in self.model.trainable_variables]
+
+    def on_train_end(self, logs=None):
+        for variable, value in zip(self.model.trainable_variables, getattr(self, "weights", [])):
+            variable.assign(value)
 
 
 def predict_split(model, data: PreparedDataset, split: str, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -115,15 +130,39 @@ def rare_code_weights(train_counts, notes: int) -> list[float] | None:
 
 
 def make_optimizer(t) -> keras.optimizers.Optimizer:
-    """Adam with ``train.learning_rate``, optional global-norm clipping (``train.clip_norm``) and
+    """Adam with ``train.learning_rate``, optional global-norm clipping (``train.clip_norm``),
     decoupled weight decay (``train.weight_decay``: each step shrinks a weight by
     ``learning_rate * weight_decay`` of itself, AdamW's form) on every weight but the biases and
-    the word vectors."""
+    the word vectors, and an exponential moving average of the weights (``train.ema_momentum``
+    = m: Keras's own, after each step ``avg = m * avg + (1 - m) * w``; see ``averaged_weights``)."""
+    if not 0.0 <= t.ema_momentum < 1.0:
+        raise ValueError(f"train.ema_momentum must be in [0, 1), got {t.ema_momentum}")
     optimizer = keras.optimizers.Adam(t.learning_rate, global_clipnorm=t.clip_norm if t.clip_norm > 0 else None,
-                                      weight_decay=t.weight_decay if t.weight_decay > 0 else None)
+                                      weight_decay=t.weight_decay if t.weight_decay > 0 else None,
+                                      use_ema=t.ema_momentum > 0, ema_momentum=t.ema_momentum or 0.99)
     if t.weight_decay > 0:
         optimizer.exclude_from_weight_decay(var_names=["bias", "embeddings"])
     return optimizer
+
+
+@contextlib.contextmanager
+def averaged_weights(model: keras.Model):
+    """Inside the block the model holds its optimizer's moving average of the weights (when the
+    optimizer keeps one, ``train.ema_momentum``); afterwards its training weights again. Dev
+    evaluation, the best epoch's saved weights and therefore the exported model are the average;
+    training itself (and ``last.keras``, for an exact resume) goes on from the raw weights."""
+    optimizer = getattr(model.optimizer, "inner_optimizer", model.optimizer)  # mixed precision wraps it
+    if optimizer is None or not optimizer.use_ema or not optimizer.built:
+        yield model
+        return
+    variables = model.trainable_variables  # the optimizer was built on them, in this order
+    raw = [np.array(v.numpy(), copy=True) for v in variables]  # numpy() may share the buffer
+    optimizer.finalize_variable_values(variables)  # Keras's own: assigns the averages
+    try:
+        yield model
+    finally:
+        for variable, value in zip(variables, raw):
+            variable.assign(value)
 
 
 SELECT_ON = {"micro_f1": ("micro_f1", "map"), "map": ("map", "micro_f1"),
@@ -159,7 +198,7 @@ def train(data: PreparedDataset, config: Config, run_dir: Path, verbose: int = 1
              strategy.num_replicas_in_sync, len(data.splits["train"]), data.num_labels)
 
     evaluation = _DevEvaluation(data, config.data.eval_batch_size)
-    callbacks = [evaluation] + ([keras.callbacks.TensorBoard(str(run.logs), update_freq=50)] if chief else [])
+    callbacks = [evaluation, _KeepTrainingWeights()] + ([keras.callbacks.TensorBoard(str(run.logs), update_freq=50)] if chief else [])
     loop = EpochLoop(model, strategy, callbacks) if is_multi_worker(strategy) else None  # fit does not run there
     for epoch in range(state["epoch"], config.train.epochs):
         if state["bad_epochs"] >= config.train.patience and epoch >= config.train.min_epochs:
@@ -183,7 +222,8 @@ def train(data: PreparedDataset, config: Config, run_dir: Path, verbose: int = 1
         if key > state["best_key"]:
             state.update(best_key=key, best_epoch=epoch + 1, bad_epochs=0)
             if chief:
-                model.save_weights(run.best_weights)
+                with averaged_weights(model):
+                    model.save_weights(run.best_weights)
         else:
             state["bad_epochs"] += 1
         state["epoch"] = epoch + 1

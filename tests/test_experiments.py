@@ -32,6 +32,10 @@ def test_ablation_writes_table_and_figures(tmp_path, monkeypatch):
     runs = sorted(p.name for p in (tmp_path / "out" / "runs").iterdir())
     assert len(runs) == 6 and "J2+D*-seed1" in runs
     assert ablation.main(args) == 0  # finished runs are reused, not retrained
+    assert ablation.main(args + ["--report-only", "--reference", "J"]) == 0
+    assert "against **J**" in (tmp_path / "out" / "paired_test.md").read_text()
+    with pytest.raises(SystemExit, match="not among the variants"):
+        ablation.main(args + ["--report-only", "--reference", "J2"])
 
 
 def test_table_mean_and_std(tmp_path):
@@ -174,3 +178,19 @@ def test_label_bands_table():
     assert rows["5+ training notes"][1:5] == ["53", "0.90", "1.000", "1.000"]  # perfect: MAP and macro-AUC 1
     assert rows["5+ training notes"][6] == "0.000"                              # reversed: macro-AUC 0
     assert rows["perfect"][2:4] == ["1.000", "1.000"] and float(rows["perfect"][4]) < 1.0  # rare ranked last: lower
+
+
+def test_seed_ensemble_table_averages_the_runs_scores():
+    import numpy as np
+
+    from seed_ensemble import ensemble_table
+
+    y = np.array([[1, 1], [1, 1], [0, 0], [0, 0]])
+    a = np.array([[1.0, 1.0], [0.4, 0.4], [0.5, 0.5], [0.0, 0.0]])  # each run ranks 3 of 4 pairs right
+    b = np.array([[0.4, 0.4], [1.0, 1.0], [0.0, 0.0], [0.5, 0.5]])
+    table = ensemble_table(y, [a, b], {"reversed": 1.0 - y})
+    cells = lambda line: [c.strip() for c in line.strip("|").split("|")]
+    rows = {cells(line)[0]: cells(line) for line in table.splitlines() if line.startswith("| ")}
+    assert rows["one run (mean ± sd of 2)"][2] == "0.750 ± 0.000"  # macro-AUC
+    assert rows["mean of the first 2 runs"][2] == "1.000"  # their mean ranks every pair right
+    assert rows["reversed"][2] == "0.000"

@@ -106,6 +106,51 @@ def test_weight_decay_shrinks_weights_but_not_biases_or_word_vectors():
     assert make_optimizer(TrainConfig()).weight_decay is None
 
 
+def test_ema_weights_are_kerass_moving_average_inside_the_block_and_raw_after():
+    from jlan_tf.config import TrainConfig
+    from jlan_tf.training import averaged_weights, make_optimizer
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1, use_bias=False)])
+    model.compile(optimizer=make_optimizer(TrainConfig(learning_rate=0.1, ema_momentum=0.75)), loss="mse")
+    x, y = np.ones((4, 2), np.float32), np.full((4, 1), 3.0, np.float32)
+    seen = []
+    for _ in range(3):
+        model.train_on_batch(x, y)
+        seen.append(model.get_weights()[0].copy())
+    average = seen[0]  # Keras: the first step's weights, then avg = m * avg + (1 - m) * w
+    for w in seen[1:]:
+        average = 0.75 * average + 0.25 * w
+    with averaged_weights(model):
+        np.testing.assert_allclose(model.get_weights()[0], average, rtol=1e-6)
+    np.testing.assert_allclose(model.get_weights()[0], seen[-1])  # training goes on from the raw weights
+    with pytest.raises(ValueError, match="ema_momentum"):
+        make_optimizer(TrainConfig(ema_momentum=1.0))
+    plain = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    plain.compile(optimizer=make_optimizer(TrainConfig()), loss="mse")
+    plain.train_on_batch(x, y)
+    before = plain.get_weights()[0].copy()
+    with averaged_weights(plain):  # no average kept: nothing changes
+        np.testing.assert_array_equal(plain.get_weights()[0], before)
+
+
+@pytest.mark.slow
+def test_ema_run_selects_and_keeps_the_averaged_weights(small_synthetic, tmp_path):
+    from jlan_tf.training import averaged_weights
+
+    data = load_prepared(small_synthetic)
+    result = train(data, tiny_config("train.epochs=3", "train.ema_momentum=0.9"), tmp_path / "r", verbose=0)
+    best = result["epochs"][result["best_epoch"] - 1]["dev"]
+    # the final model (best.weights) scores on dev what the dev evaluation of its epoch saw
+    assert result["dev"]["map"] == pytest.approx(best["map"], abs=1e-6)
+    assert result["dev"]["micro_auc"] == pytest.approx(best["micro_auc"], abs=1e-6)
+    # training goes on from the raw weights (fit's end puts the average in): the last checkpoint
+    # holds them, beside the average in its optimizer
+    last = keras.models.load_model(tmp_path / "r" / "checkpoints" / "last.keras")
+    with averaged_weights(last):
+        averaged = [w.copy() for w in last.get_weights()]
+    assert any(not np.allclose(a, b) for a, b in zip(averaged, last.get_weights()))
+
+
 def test_strategy_setting():
     from jlan_tf.distributed import make_strategy
 
