@@ -13,6 +13,9 @@ ways and each ranking is scored against the coder's span with ``metrics.evidence
 - ``contribution``: each token's first-order share of the code's logit, its fused weight times
   ``h_t . dlogit/dV`` (``jlan_tf.attribution``): attention that also says which way a token
   pushes the score;
+- ``input``: gradient x input at the word vectors, ``e_t . dlogit/de_t`` (``jlan_tf.attribution``):
+  the word itself rather than its contextual feature;
+- ``attention_input``: the fused weight times ``input`` (after Edin et al. 2024's AttInGrad);
 - ``self`` / ``label``: self-attention / label attention alone;
 - ``lr``: TF-IDF + logistic regression (fitted here on the same training split): the code's
   coefficient for the token's word times the word's TF-IDF weight in the note;
@@ -44,7 +47,7 @@ from jlan_tf.data.prepared import DataError, PreparedDataset, load_prepared  # n
 from jlan_tf.run_folder import RunFolder  # noqa: E402
 from jlan_tf.tokenization import UNK_ID, token_spans  # noqa: E402
 
-RANKERS = ("fused", "contribution", "self", "label", "lr", "random")
+RANKERS = ("fused", "contribution", "input", "attention_input", "self", "label", "lr", "random")
 RANDOM_DRAWS = 20
 KEYS = metrics.EVIDENCE_REPORTED
 
@@ -92,6 +95,7 @@ def score_run(run_dir: Path, split: str, pairs: str, lr_cache: dict) -> tuple[li
 
     import baseline_lr
     import jlan_tf.model  # noqa: F401  (registers JLAN's layers for loading)
+    from jlan_tf.attribution import input_contributions
 
     run = RunFolder(run_dir)
     data_path = Path(run.read("data")["path"])
@@ -107,14 +111,18 @@ def score_run(run_dir: Path, split: str, pairs: str, lr_cache: dict) -> tuple[li
     records = []
     for d, probs, a_self, a_label, weights, contributions in _maps(model, data, split):
         words = part.tokens[part.offsets[d]:part.offsets[d + 1]]
-        for label in np.flatnonzero(probs >= 0.5) if pairs == "correct" else range(data.num_labels):
-            positions = gold.get((d, int(label)))
-            if positions is None:
-                continue
-            rankings = {"fused": weights[label, 0] * a_self[label] + weights[label, 1] * a_label[label],
-                        "contribution": contributions[label], "self": a_self[label], "label": a_label[label],
+        candidates = np.flatnonzero(probs >= 0.5) if pairs == "correct" else range(data.num_labels)
+        labels = [int(label) for label in candidates if (d, int(label)) in gold]
+        if not labels:
+            continue
+        inputs = dict(zip(labels, input_contributions(model, words[None], labels)))
+        for label in labels:
+            positions = gold[(d, label)]
+            fused = weights[label, 0] * a_self[label] + weights[label, 1] * a_label[label]
+            rankings = {"fused": fused, "contribution": contributions[label], "input": inputs[label],
+                        "attention_input": fused * inputs[label], "self": a_self[label], "label": a_label[label],
                         "lr": coef[label, words] * tfidf[d, words].toarray()[0]}
-            record = {"document": d, "code_index": int(label), "tokens": len(words), "span_tokens": len(positions)}
+            record = {"document": d, "code_index": label, "tokens": len(words), "span_tokens": len(positions)}
             for name, w in rankings.items():
                 record[name] = metrics.evidence_scores(w, positions)
             draws = [metrics.evidence_scores(rng.random(len(words)), positions) for _ in range(RANDOM_DRAWS)]
@@ -162,7 +170,8 @@ def report(per_run: list[list[dict]], data: PreparedDataset, split: str, pairs: 
               "| difference | " + " | ".join(KEYS) + " |", "|---" * (len(KEYS) + 1) + "|"]
     diffs = {}
     for first, other in (("fused", "lr"), ("fused", "random"), ("fused", "self"), ("fused", "label"),
-                         ("contribution", "lr"), ("contribution", "fused")):
+                         ("contribution", "lr"), ("contribution", "fused"), ("input", "contribution"),
+                         ("attention_input", "contribution"), ("input", "lr"), ("attention_input", "lr")):
         cells = [_bootstrap_diff(pooled, first, other, k) for k in KEYS]
         diffs[f"{first}-{other}"] = dict(zip(KEYS, cells))
         lines.append(f"| {first} − {other} | " + " | ".join(f"{m:+.3f} [{lo:+.3f}, {hi:+.3f}]" for m, lo, hi in cells) + " |")
@@ -206,7 +215,7 @@ def plot(summary: dict, path: Path) -> None:
     ax.set_xticks(np.arange(len(KEYS)) + 0.4 - width / 2, KEYS)
     ax.set_ylabel("mean over pairs")
     ax.set_title("Evidence vs the coders' spans")
-    ax.legend(ncol=6, fontsize=8)
+    ax.legend(ncol=4, fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -9,6 +9,12 @@ share of token t in ``logit_l``: with a linear output (CAML, MultiResCNN, LAAT) 
 ``sum_t c_lt = logit_l - bias_l``; through JLAN's shared tanh layer it is the linearisation at
 the note's own ``V``, with the joint-fusion gate held fixed. Ranking a code's tokens by ``c``
 is the ``contribution`` evidence of ``experiments/evidence_quality.py``.
+
+``input_contributions`` goes down to the words themselves: ``e_t . dlogit_l / de_t`` (gradient x
+input at the word vectors), which credits the word at position t rather than the contextual
+feature ``h_t`` that mixes its neighbours in; ``evidence_quality.py`` scores it alone
+(``input``) and times the attention weight (``attention_input``, after Edin et al. 2024's
+AttInGrad).
 """
 
 from __future__ import annotations
@@ -52,3 +58,27 @@ def token_contributions(model: keras.Model, tokens: np.ndarray, probe: keras.Mod
     weights, contributions = contributions_from(model, h, v, outputs)
     return {"logits": np.asarray(outputs["logits"], np.float32), "weights": weights.numpy(),
             "contributions": contributions.numpy()}
+
+
+def input_contributions(model: keras.Model, tokens: np.ndarray, labels) -> np.ndarray:
+    """One note's tokens (1, T) and some label indices: (len(labels), T) float32, the gradient x
+    input ``e_t . dlogit_l / de_t`` of each token's word vector (one forward pass, one backward
+    pass per label)."""
+    table = model.get_layer("embedding").embeddings
+    tokens = np.asarray(tokens, np.int32)
+    if tokens.ndim != 2 or tokens.shape[0] != 1:
+        raise ValueError(f"input_contributions takes one note, tokens of shape (1, T); got {tokens.shape}")
+    labels = [int(label) for label in labels]
+    with tf.GradientTape(persistent=True) as tape:
+        logits = model({"tokens": tokens}, training=False)["logits"]
+        picked = [logits[0, label] for label in labels]
+    vectors = tf.gather(tf.convert_to_tensor(table), tokens[0])                       # (T, E)
+    out = np.zeros((len(labels), tokens.shape[1]), np.float32)
+    for i, value in enumerate(picked):
+        grad = tape.gradient(value, table.value)  # IndexedSlices: one row per position, in order
+        rows = grad.values if isinstance(grad, tf.IndexedSlices) else tf.gather(grad, tokens[0])
+        if rows.shape[0] != tokens.shape[1]:
+            raise ValueError("the word vectors are read elsewhere in the model too: no per-position gradient")
+        out[i] = tf.reduce_sum(tf.cast(rows, tf.float32) * tf.cast(vectors, tf.float32), axis=-1).numpy()
+    del tape
+    return out

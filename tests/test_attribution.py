@@ -38,3 +38,30 @@ def test_contributions_of_jlan_with_its_hidden_layer_rank_tokens_not_like_attent
     assert (out["contributions"] < 0).any()  # unlike attention, a token can speak against a code
     with pytest.raises(ValueError, match="concat"):
         token_contributions(_model("model.fusion=concat"), TOKENS)
+
+
+@pytest.mark.parametrize("overrides", [[], ["preset=laat"]])
+def test_input_contributions_are_the_directional_derivative_along_each_word_vector(overrides):
+    from jlan_tf.attribution import input_contributions
+
+    model = _model(*overrides)
+    tokens = TOKENS[1:]  # six different words: one table row per position
+    labels = [0, 3]
+    got = input_contributions(model, tokens, labels)
+    table = model.get_layer("embedding").embeddings
+    original = table.numpy()
+    eps = 1e-2
+
+    def logits_with(word, factor):
+        scaled = original.copy()
+        scaled[word] *= factor  # moves e_t along e_t: d logit / d factor = e_t . grad
+        table.assign(scaled)
+        return model({"tokens": tokens}, training=False)["logits"].numpy()[0, labels].astype(np.float64)
+
+    for t, word in enumerate(tokens[0]):
+        central = (logits_with(word, 1 + eps) - logits_with(word, 1 - eps)) / (2 * eps)
+        np.testing.assert_allclose(got[:, t], central, rtol=1e-2, atol=1e-5)
+    table.assign(original)
+    assert np.abs(got).max() > 1e-4
+    with pytest.raises(ValueError, match="one note"):
+        input_contributions(model, TOKENS, labels)
