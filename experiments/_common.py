@@ -46,6 +46,7 @@ def parse_args(argv, description: str, name: str) -> argparse.Namespace:
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="applied to every run, after the small defaults")
     p.add_argument("--reference", help="the variant the paired tables compare against (default: the script's)")
+    p.add_argument("--report-to", help="folder for the tables and figures (default: --out; the runs stay in OUT/runs)")
     p.add_argument("--full", action="store_true", help="no small defaults: the paper's settings")
     p.add_argument("--out", help=f"folder for the table, figures and runs (default: results/{name}, "
                                  f"or results/{name}_DATASET for another dataset than synthetic)")
@@ -54,6 +55,11 @@ def parse_args(argv, description: str, name: str) -> argparse.Namespace:
         suffix = "" if args.dataset == "synthetic" else "_" + Path(args.dataset).name
         args.out = f"results/{name}{suffix}"
     return args
+
+
+def report_dir(args) -> Path:
+    """Where a sweep writes its tables and figures (``--report-to``, else ``--out``)."""
+    return Path(args.report_to or args.out)
 
 
 def run_folder(out: str | Path, variant: str, seed: int) -> RunFolder:
@@ -153,7 +159,7 @@ def sweep(argv, description: str, name: str, variants: dict[str, list[str]], wha
     results = run_all(args, variants)
     if not all(results.values()):
         raise SystemExit("no seed has finished runs of every variant yet")
-    out = Path(args.out)
+    out = report_dir(args)
     print(write_table(results, out))
     reference = args.reference or reference
     if args.reference and args.reference not in results:

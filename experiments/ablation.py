@@ -18,9 +18,8 @@ curves of every variant for TensorBoard under OUT/tensorboard.
 """
 
 import sys
-from pathlib import Path
 
-from _common import PAPER, curves, sweep
+from _common import PAPER, curves, report_dir, sweep
 
 VARIANTS = {
     "L": ["model.fusion=label_only", "train.d_max=0"],
@@ -41,7 +40,7 @@ VARIANTS["J2+D*+EMA"] = VARIANTS["J2+D*"] + ["train.ema_momentum=0.99"]
 
 def main(argv=None) -> int:
     args, results = sweep(argv, __doc__, "ablation", VARIANTS, "Ablation", reference="L+S")
-    out = Path(args.out)
+    out = report_dir(args)
     for names, file, title in ((["L+S", "J", "J2"], "convergence_fusion.png", "With and without joint fusion"),
                                (["J", "J+D", "J2", "J2+D", "J2+D*"], "convergence_truncation.png",
                                 "With and without the truncation loss")):

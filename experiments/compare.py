@@ -17,7 +17,7 @@ import statistics
 import sys
 from pathlib import Path
 
-from _common import bar_chart, parse_args, run_all, write_paired_table, write_table
+from _common import bar_chart, parse_args, report_dir, run_all, write_paired_table, write_table
 
 MODELS = {"JLAN": [], "CAML": ["preset=caml"], "MultiResCNN": ["preset=multirescnn"], "LAAT": ["preset=laat"],
           "JointLAAT": ["preset=jointlaat"],
@@ -32,7 +32,7 @@ def main(argv=None) -> int:
     results = run_all(args, MODELS)
     if not all(results.values()):
         raise SystemExit("no seed has finished runs of every model yet")
-    out = Path(args.out)
+    out = report_dir(args)
     minutes = {name: {"train_minutes": [sum(e.get("seconds", 0.0) for e in r["epochs"]) / 60 for r in runs]}
                for name, runs in results.items()}
     for block in ("dev", "test"):
@@ -42,7 +42,7 @@ def main(argv=None) -> int:
     from jlan_tf.data.prepared import load_prepared
     from jlan_tf.run_folder import RunFolder
 
-    runs = (RunFolder(p) for p in sorted((out / "runs").iterdir()))
+    runs = (RunFolder(p) for p in sorted((Path(args.out) / "runs").iterdir()))
     first_run = next(run for run in runs if run.data_info.exists())  # every run read the same prepared data
     lr = baseline_lr.fit_and_score(load_prepared(first_run.read("data")["path"]))
     with_lr = {**results, LR: [{"dev": lr["dev"], "test": lr["test"], "epochs": []}]}

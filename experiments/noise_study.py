@@ -19,7 +19,7 @@ TensorBoard, OUT/tensorboard.
 import sys
 from pathlib import Path
 
-from _common import parse_args, run_all, tensorboard_curves, write_paired_table, write_table
+from _common import parse_args, report_dir, run_all, tensorboard_curves, write_paired_table, write_table
 
 NOISE = ("0.0", "0.1", "0.2", "0.3")
 LOSSES = {
@@ -44,7 +44,7 @@ def main(argv=None) -> int:
         raise SystemExit("no finished runs yet")
     mask = {name: {k: [r["epochs"][-1]["train"].get(k, 0.0) for r in runs] for k in MASK}
             for name, runs in results.items()}
-    out = Path(args.out)
+    out = report_dir(args)
     metrics = ("micro_f1", "macro_f1", "micro_auc", "macro_auc", "map")
     print(write_table(results, out, block="test_clean", metrics=metrics, extra=mask))
     for n in NOISE:

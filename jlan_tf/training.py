@@ -16,7 +16,6 @@ from pathlib import Path
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from jlan_tf import metrics as metric_fns
 from jlan_tf.baselines import code_parents

@@ -32,8 +32,9 @@ def test_ablation_writes_table_and_figures(tmp_path, monkeypatch):
     runs = sorted(p.name for p in (tmp_path / "out" / "runs").iterdir())
     assert len(runs) == 6 and "J2+D*-seed1" in runs
     assert ablation.main(args) == 0  # finished runs are reused, not retrained
-    assert ablation.main(args + ["--report-only", "--reference", "J"]) == 0
-    assert "against **J**" in (tmp_path / "out" / "paired_test.md").read_text()
+    assert ablation.main(args + ["--report-only", "--reference", "J", "--report-to", str(tmp_path / "vs_j")]) == 0
+    assert "against **J**" in (tmp_path / "vs_j" / "paired_test.md").read_text()
+    assert "against **L+S**" in (tmp_path / "out" / "paired_test.md").read_text()  # the default report stays
     with pytest.raises(SystemExit, match="not among the variants"):
         ablation.main(args + ["--report-only", "--reference", "J2"])
 
