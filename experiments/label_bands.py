@@ -1,6 +1,6 @@
 """Where a run loses to TF-IDF + LR: its saved predictions scored per band of codes by
-training frequency (the 50 most frequent, 5+ training notes, 1-4, unseen), beside LR fitted
-on the same prepared data.
+training frequency (the 50 most frequent, 5+ training notes, 1-4, unseen; thirds by frequency
+when there are 50 codes or fewer), beside LR fitted on the same prepared data.
 
     python experiments/label_bands.py --run runs/RUN [--split dev|test]
 
@@ -25,6 +25,11 @@ from jlan_tf.run_folder import RunFolder
 
 
 def bands(train_counts: np.ndarray) -> dict[str, np.ndarray]:
+    """Codes by training frequency; with 50 codes or fewer (a top-50 set), thirds of them."""
+    if len(train_counts) <= 50:
+        order = np.argsort(train_counts, kind="stable")
+        return {f"{name} third ({train_counts[part].min()}-{train_counts[part].max()} notes)": np.sort(part)
+                for name, part in zip(("rarest", "middle", "most frequent"), np.array_split(order, 3))}
     return {"50 most frequent": np.argsort(-train_counts, kind="stable")[:50],
             "5+ training notes": np.flatnonzero(train_counts >= 5),
             "1-4 training notes": np.flatnonzero((train_counts >= 1) & (train_counts < 5)),
@@ -45,7 +50,7 @@ def band_table(y: np.ndarray, scores: dict[str, np.ndarray], train_counts: np.nd
         lines.append(f"| {band} | {len(codes)} | {y[:, codes].sum() / y.sum():.2f} | " + " | ".join(cells) + " |")
     lines += ["", "| model | top-5 slots on the 50 most frequent | P@5 | MAP | MAP, codes with < 5 notes ranked last |",
               "|---|---|---|---|---|"]
-    top50 = set(groups["50 most frequent"].tolist())
+    top50 = set(np.argsort(-train_counts, kind="stable")[:50].tolist())
     for n in names:
         top5 = np.argsort(-scores[n], axis=1, kind="stable")[:, :5]
         last = scores[n].copy()

@@ -180,6 +180,10 @@ def test_label_bands_table():
     assert rows["5+ training notes"][6] == "0.000"                              # reversed: macro-AUC 0
     assert rows["perfect"][2:4] == ["1.000", "1.000"] and float(rows["perfect"][4]) < 1.0  # rare ranked last: lower
 
+    few = band_table(y[:, :6], {"perfect": y[:, :6] + 0.0}, counts[:6])  # 6 codes: thirds by training frequency
+    names = [cells(line)[0] for line in few.splitlines() if line.startswith("| ") and "third" in line]
+    assert names == ["rarest third (0-1 notes)", "middle third (3-5 notes)", "most frequent third (6-9 notes)"]
+
 
 def test_seed_ensemble_table_averages_the_runs_scores():
     import numpy as np
