@@ -10,6 +10,12 @@ def test_defaults_are_the_papers_sizes_and_the_forms_chosen_on_dev():
     assert (c.model.fusion_scale, c.model.fusion_label_bias) == (2.0, True)
     assert (c.train.d_max, c.train.drop_rank, c.train.burn_in_epochs, c.train.drop_rounding) == \
         (0.1, "relative", 4.0, "stochastic")
+    assert c.train.ema_momentum == 0.99
+
+
+@pytest.mark.parametrize("preset", ["jlan_paper", "caml", "multirescnn", "laat", "jointlaat", "laat_paper"])
+def test_published_presets_keep_the_moving_average_off(preset):
+    assert Config().apply_overrides([f"preset={preset}"]).train.ema_momentum == 0.0
 
 
 def test_the_papers_form_is_one_list_of_overrides():
@@ -22,6 +28,7 @@ def test_the_papers_form_is_one_list_of_overrides():
     c = Config().apply_overrides(PAPER)
     assert (c.model.fusion_scale, c.model.fusion_label_bias, c.train.d_max) == (1.0, False, 0.15)
     assert (c.train.drop_rank, c.train.burn_in_epochs, c.train.drop_rounding) == ("loss", 0.0, "ceil")
+    assert c.train.ema_momentum == 0.0
 
 
 def test_overrides_are_typed_and_unknown_keys_refused():
