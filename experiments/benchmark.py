@@ -38,6 +38,7 @@ import tensorflow as tf  # noqa: E402
 
 from jlan_tf.config import Config  # noqa: E402
 from jlan_tf.model import build_jlan, set_precision  # noqa: E402
+from jlan_tf.training import make_optimizer  # noqa: E402
 
 
 def measure(step, batch: int, warmup: int, steps: int, repeats: int) -> float:
@@ -105,7 +106,7 @@ def main(argv=None) -> int:
     parser.add_argument("--steps", type=int, default=5, help="steps per timed run")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs (the median is reported)")
     parser.add_argument("--precision", default="auto")
-    parser.add_argument("--set", action="append", default=[], metavar="model.KEY=VALUE")
+    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--compare", action="store_true", help="also run the PyTorch peers, print the ratio")
     args = parser.parse_args(argv)
@@ -117,7 +118,8 @@ def main(argv=None) -> int:
     embeddings = rng.normal(0, 0.1, (args.vocab, 100)).astype(np.float32)
     descriptions = [rng.integers(2, args.vocab, 6) for _ in range(args.labels)]
     model = build_jlan(config.model, embeddings, args.labels, descriptions, d_max=0.15, warmup_steps=10)
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=config.train.jit_compile)
+    # the optimizer training uses (the weights' moving average included, train.ema_momentum)
+    model.compile(optimizer=make_optimizer(config.train), jit_compile=config.train.jit_compile)
     x = {"tokens": tf.constant(rng.integers(2, args.vocab, (args.batch, args.tokens)), tf.int32)}
     y = {"labels": tf.constant((rng.random((args.batch, args.labels)) < 0.1).astype(np.float32))}
 
