@@ -21,21 +21,20 @@ import sys
 
 from _common import PAPER, curves, report_dir, sweep
 
-NO_EMA = ["train.ema_momentum=0"]  # the variants as the 5-seed study ran them, before the moving average
-VARIANTS = {
-    "L": ["model.fusion=label_only", "train.d_max=0"] + NO_EMA,
-    "S": ["model.fusion=self_only", "train.d_max=0"] + NO_EMA,
-    "L+S": ["model.fusion=sum", "train.d_max=0"] + NO_EMA,
+# Every variant as the 5-seed study ran it, before the weights' moving average became the default.
+VARIANTS = {name: overrides + ["train.ema_momentum=0"] for name, overrides in {
+    "L": ["model.fusion=label_only", "train.d_max=0"],
+    "S": ["model.fusion=self_only", "train.d_max=0"],
+    "L+S": ["model.fusion=sum", "train.d_max=0"],
     "J": PAPER + ["model.fusion=joint", "train.d_max=0"],
     "J+D": PAPER + ["model.fusion=joint"],
-    "J2": ["model.fusion=joint", "model.fusion_scale=2", "model.fusion_label_bias=true", "train.d_max=0"] + NO_EMA,
-    "J2+D": ["model.fusion=joint", "model.fusion_scale=2", "model.fusion_label_bias=true", "train.d_max=0.15"] + NO_EMA,
+    "J2": ["model.fusion=joint", "model.fusion_scale=2", "model.fusion_label_bias=true", "train.d_max=0"],
+    "J2+D": ["model.fusion=joint", "model.fusion_scale=2", "model.fusion_label_bias=true", "train.d_max=0.15"],
     "J2+D*": ["model.fusion=joint", "model.fusion_scale=2", "model.fusion_label_bias=true", "train.d_max=0.1",
               "train.drop_rank=relative", "train.burn_in_epochs=4", "train.warmup_epochs=2",
-              "train.drop_rounding=stochastic"] + NO_EMA,
-}
-# J2+D* with the weights' moving average: the current defaults (README, issue 12). The paper's
-# forms (J, J+D) have no moving average (preset jlan_paper).
+              "train.drop_rounding=stochastic"],
+}.items()}
+# J2+D* with the weights' moving average: the current defaults (README, issue 12).
 VARIANTS["J2+D*+EMA"] = VARIANTS["J2+D*"] + ["train.ema_momentum=0.99"]
 
 

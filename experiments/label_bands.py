@@ -40,8 +40,7 @@ def band_table(y: np.ndarray, scores: dict[str, np.ndarray], train_counts: np.nd
     names = list(scores)
     lines = ["| band | codes | share of positives | " + " | ".join(f"MAP {n} | macro-AUC {n}" for n in names) + " |",
              "|---" * (3 + 2 * len(names)) + "|"]
-    groups = bands(train_counts)
-    for band, codes in groups.items():
+    for band, codes in bands(train_counts).items():
         notes = y[:, codes].sum(1) > 0
         cells = []
         for n in names:

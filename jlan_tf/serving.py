@@ -35,7 +35,7 @@ import keras
 import tensorflow as tf
 
 import jlan_tf.model  # noqa: F401  (registers the custom classes for load_model)
-from jlan_tf.attribution import probe_model, contributions_from
+from jlan_tf.attribution import contributions_from, probe_model
 from jlan_tf.layers import FastLSTM
 from jlan_tf.run_folder import RunFolder
 from jlan_tf.tokenization import PAD_ID, UNK_ID
@@ -68,7 +68,7 @@ class JLANServing(tf.Module):
         # The probe: the model's layers, also giving the attended features h and the output's input V;
         # for one-note requests, its twin with the BiLSTM on the fused kernel (same weights).
         self.probe = probe_model(model)
-        self.single_noteprobe_model = with_fused_lstm(self.probe) if fused_single_note else self.probe
+        self.single_note_probe = with_fused_lstm(self.probe) if fused_single_note else self.probe
         self.top_k = min(top_k, model.get_layer("output").num_labels)
         line = tf.lookup.TextFileIndex.LINE_NUMBER
         self.vocab = _line_table(vocab_path, tf.lookup.TextFileIndex.WHOLE_LINE, line, tf.string, tf.int64,
@@ -82,10 +82,10 @@ class JLANServing(tf.Module):
         longest = tf.maximum(tf.reduce_max(tokens.row_lengths()), 1)  # an empty batch still has one step
         dense_ids = ids.to_tensor(default_value=PAD_ID, shape=tf.stack([tf.shape(text, tf.int64)[0], longest]))
         call = lambda probe: tuple(probe({"tokens": dense_ids}, training=False))
-        if self.single_noteprobe_model is self.probe:
+        if self.single_note_probe is self.probe:
             h, v, outputs = call(self.probe)
         else:  # one note: the fused-kernel twin (about 2x faster); batches: Keras' loop (faster there)
-            h, v, outputs = tf.cond(tf.shape(dense_ids)[0] == 1, lambda: call(self.single_noteprobe_model),
+            h, v, outputs = tf.cond(tf.shape(dense_ids)[0] == 1, lambda: call(self.single_note_probe),
                                     lambda: call(self.probe))
         probabilities = tf.sigmoid(tf.cast(outputs["logits"], tf.float32))
         top_scores, top_index = tf.math.top_k(probabilities, k=self.top_k)

@@ -63,11 +63,16 @@ class _KeepTrainingWeights(keras.callbacks.Callback):
     (``finalize_variable_values``) when it keeps one; as ``fit`` runs one epoch at a time here,
     that would restart every epoch from the average. This puts the training weights back."""
 
+    def __init__(self):
+        super().__init__()
+        self.raw: list[np.ndarray] = []
+
     def on_epoch_end(self, epoch, logs=None):
-        self.weights = [np.array(v.numpy(), copy=True) for v in self.model.trainable_variables]
+        if _averaging_optimizer(self.model) is not None:
+            self.raw = _copy_weights(self.model)
 
     def on_train_end(self, logs=None):
-        for variable, value in zip(self.model.trainable_variables, getattr(self, "weights", [])):
+        for variable, value in zip(self.model.trainable_variables, self.raw):
             variable.assign(value)
 
 
@@ -138,10 +143,20 @@ def make_optimizer(t) -> keras.optimizers.Optimizer:
         raise ValueError(f"train.ema_momentum must be in [0, 1), got {t.ema_momentum}")
     optimizer = keras.optimizers.Adam(t.learning_rate, global_clipnorm=t.clip_norm if t.clip_norm > 0 else None,
                                       weight_decay=t.weight_decay if t.weight_decay > 0 else None,
-                                      use_ema=t.ema_momentum > 0, ema_momentum=t.ema_momentum or 0.99)
+                                      use_ema=t.ema_momentum > 0, ema_momentum=t.ema_momentum)
     if t.weight_decay > 0:
         optimizer.exclude_from_weight_decay(var_names=["bias", "embeddings"])
     return optimizer
+
+
+def _averaging_optimizer(model: keras.Model):
+    """The model's optimizer when it keeps a moving average of the weights (and has taken a step), else None."""
+    optimizer = getattr(model.optimizer, "inner_optimizer", model.optimizer)  # mixed precision wraps it
+    return optimizer if optimizer is not None and optimizer.use_ema and optimizer.built else None
+
+
+def _copy_weights(model: keras.Model) -> list[np.ndarray]:
+    return [np.array(v.numpy(), copy=True) for v in model.trainable_variables]  # numpy() may share the buffer
 
 
 @contextlib.contextmanager
@@ -150,12 +165,12 @@ def averaged_weights(model: keras.Model):
     optimizer keeps one, ``train.ema_momentum``); afterwards its training weights again. Dev
     evaluation, the best epoch's saved weights and therefore the exported model are the average;
     training itself (and ``last.keras``, for an exact resume) goes on from the raw weights."""
-    optimizer = getattr(model.optimizer, "inner_optimizer", model.optimizer)  # mixed precision wraps it
-    if optimizer is None or not optimizer.use_ema or not optimizer.built:
+    optimizer = _averaging_optimizer(model)
+    if optimizer is None:
         yield model
         return
     variables = model.trainable_variables  # the optimizer was built on them, in this order
-    raw = [np.array(v.numpy(), copy=True) for v in variables]  # numpy() may share the buffer
+    raw = _copy_weights(model)
     optimizer.finalize_variable_values(variables)  # Keras's own: assigns the averages
     try:
         yield model
