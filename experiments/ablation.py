@@ -6,7 +6,8 @@ has them; and the forms that give the two ideas a fair chance (issue 12): J2 = j
 scaled to equal L+S at initialisation with per-label gate biases, J2+D = J2 with the paper's
 truncation loss, J2+D* = J2 with the reworked denoising (relative ranking, burn-in, lower
 D_max, stochastic rounding); J2+D*+EMA = J2+D* evaluated and kept as the moving average of its
-weights (train.ema_momentum=0.99). Each over --seeds model seeds (default 5); OUT/paired_{dev,test}.md
+weights (train.ema_momentum=0.99), L+S+EMA the plain sum with it, J2+D*+EMA+FE the
+defaults with the word vectors frozen (model.train_embeddings=false). Each over --seeds model seeds (default 5); OUT/paired_{dev,test}.md
 hold the paired differences to L+S with their 95 % intervals. Writes OUT/table.{md,csv} (test metrics, mean ± std), OUT/ablation.png,
 OUT/convergence_fusion.png (J vs L+S), OUT/convergence_truncation.png (J+D vs J) and the
 curves of every variant for TensorBoard under OUT/tensorboard.
@@ -34,8 +35,11 @@ VARIANTS = {name: overrides + ["train.ema_momentum=0"] for name, overrides in {
               "train.drop_rank=relative", "train.burn_in_epochs=4", "train.warmup_epochs=2",
               "train.drop_rounding=stochastic"],
 }.items()}
-# J2+D* with the weights' moving average: the current defaults (README, issue 12).
+# J2+D* with the weights' moving average: the current defaults (README, issue 12); the plain sum
+# with it (do the two ideas pay under the average?); and the defaults with frozen word vectors.
 VARIANTS["J2+D*+EMA"] = VARIANTS["J2+D*"] + ["train.ema_momentum=0.99"]
+VARIANTS["L+S+EMA"] = VARIANTS["L+S"] + ["train.ema_momentum=0.99"]
+VARIANTS["J2+D*+EMA+FE"] = VARIANTS["J2+D*+EMA"] + ["model.train_embeddings=false"]
 
 
 def main(argv=None) -> int:

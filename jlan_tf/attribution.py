@@ -70,6 +70,7 @@ def input_contributions(model: keras.Model, tokens: np.ndarray, labels) -> np.nd
         raise ValueError(f"input_contributions takes one note, tokens of shape (1, T); got {tokens.shape}")
     labels = [int(label) for label in labels]
     with tf.GradientTape(persistent=True) as tape:
+        tape.watch(table.value)  # also when the word vectors are frozen (model.train_embeddings=false)
         logits = model({"tokens": tokens}, training=False)["logits"]
         picked = [logits[0, label] for label in labels]
     vectors = tf.gather(tf.convert_to_tensor(table), tokens[0])                       # (T, E)

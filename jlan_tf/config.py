@@ -40,6 +40,7 @@ ARCHS = ("jlan", "caml", "multirescnn", "laat", "jointlaat")
 class ModelConfig:
     arch: str = "jlan"              # jlan | caml | multirescnn | laat | jointlaat (jlan_tf.baselines)
     embedding_dropout: float = 0.2
+    train_embeddings: bool = True   # False: the word vectors stay as word2vec made them (fewer parameters to fit)
     conv_filters: int = 100
     kernel_size: int = 3
     residual_blocks: int = 1        # paper's best P = 1

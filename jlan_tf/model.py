@@ -218,7 +218,8 @@ def build_jlan(config: ModelConfig, embeddings: np.ndarray, num_labels: int,
     label_parents = list(label_parents) if config.arch == "jointlaat" else None
     vocab_size, dim = embeddings.shape
     tokens = keras.Input(shape=(None,), dtype="int32", name="tokens")
-    embedding = keras.layers.Embedding(vocab_size, dim, mask_zero=True, name="embedding")
+    embedding = keras.layers.Embedding(vocab_size, dim, mask_zero=True, trainable=config.train_embeddings,
+                                       name="embedding")
     x = embedding(tokens)                                                        # (B, T, e)
     x = keras.layers.Dropout(config.embedding_dropout, name="embedding_dropout")(x)
     if config.arch == "jlan":

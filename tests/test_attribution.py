@@ -40,7 +40,7 @@ def test_contributions_of_jlan_with_its_hidden_layer_rank_tokens_not_like_attent
         token_contributions(_model("model.fusion=concat"), TOKENS)
 
 
-@pytest.mark.parametrize("overrides", [[], ["preset=laat"]])
+@pytest.mark.parametrize("overrides", [[], ["preset=laat"], ["model.train_embeddings=false"]])
 def test_input_contributions_are_the_directional_derivative_along_each_word_vector(overrides):
     from jlan_tf.attribution import input_contributions
 

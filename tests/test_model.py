@@ -183,6 +183,21 @@ def test_config_does_not_carry_the_embedding_matrix():
     assert len(json.dumps(model.get_config())) < 20_000
 
 
+def test_frozen_embeddings_are_not_trained_and_stay_frozen_after_reload(tmp_path):
+    import dataclasses
+
+    model = tiny_model(config=dataclasses.replace(TINY, train_embeddings=False), d_max=0.0)
+    before = model.get_layer("embedding").embeddings.numpy().copy()
+    assert not any("embedding" in v.path for v in model.trainable_variables)
+    model.compile(optimizer=keras.optimizers.Adam(1e-2))
+    model.fit(tf.data.Dataset.from_tensors(tiny_batch()).repeat(3), epochs=1, verbose=0)
+    np.testing.assert_array_equal(model.get_layer("embedding").embeddings.numpy(), before)
+    model.save(tmp_path / "m.keras")
+    assert not keras.models.load_model(tmp_path / "m.keras").get_layer("embedding").trainable
+    trained = tiny_model(d_max=0.0)  # the default trains them
+    assert any("embedding" in v.path for v in trained.trainable_variables)
+
+
 def test_prior_bias_starts_at_label_log_odds():
     priors = np.array([0.5, 0.1, 0.01, 0.0, 0.9])
     bias = tiny_model(label_priors=priors).get_layer("output").label_bias.numpy()
