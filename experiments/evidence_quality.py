@@ -16,6 +16,9 @@ ways and each ranking is scored against the coder's span with ``metrics.evidence
 - ``input``: gradient x input at the word vectors, ``e_t . dlogit/de_t`` (``jlan_tf.attribution``):
   the word itself rather than its contextual feature;
 - ``attention_input``: the fused weight times ``input`` (after Edin et al. 2024's AttInGrad);
+- ``occlusion``: the fall of the code's logit when the token is deleted (``jlan_tf.attribution``),
+  measured for the note's ``OCCLUSION_CANDIDATES`` best tokens by contribution of each scored
+  code (the other tokens follow in contribution order): a measurement, not a linearisation;
 - ``self`` / ``label``: self-attention / label attention alone;
 - ``lr``: TF-IDF + logistic regression (fitted here on the same training split): the code's
   coefficient for the token's word times the word's TF-IDF weight in the note;
@@ -47,7 +50,8 @@ from jlan_tf.data.prepared import DataError, PreparedDataset, load_prepared  # n
 from jlan_tf.run_folder import RunFolder  # noqa: E402
 from jlan_tf.tokenization import UNK_ID, token_spans  # noqa: E402
 
-RANKERS = ("fused", "contribution", "input", "attention_input", "self", "label", "lr", "random")
+RANKERS = ("fused", "contribution", "input", "attention_input", "occlusion", "self", "label", "lr", "random")
+OCCLUSION_CANDIDATES = 16
 RANDOM_DRAWS = 20
 KEYS = metrics.EVIDENCE_REPORTED
 
@@ -95,7 +99,7 @@ def score_run(run_dir: Path, split: str, pairs: str, lr_cache: dict) -> tuple[li
 
     import baseline_lr
     import jlan_tf.model  # noqa: F401  (registers JLAN's layers for loading)
-    from jlan_tf.attribution import input_contributions
+    from jlan_tf.attribution import input_contributions, occlusion
 
     run = RunFolder(run_dir)
     data_path = Path(run.read("data")["path"])
@@ -116,11 +120,18 @@ def score_run(run_dir: Path, split: str, pairs: str, lr_cache: dict) -> tuple[li
         if not labels:
             continue
         inputs = dict(zip(labels, input_contributions(model, words[None], labels)))
+        candidates = sorted({int(t) for label in labels for t in np.argsort(-contributions[label])[:OCCLUSION_CANDIDATES]})
+        width = -(-len(words) // 64) * 64  # few shapes: few retracings
+        falls = occlusion(model, np.pad(words, (0, width - len(words)))[None], candidates)
         for label in labels:
             positions = gold[(d, label)]
             fused = weights[label, 0] * a_self[label] + weights[label, 1] * a_label[label]
+            c = contributions[label]
+            occluded = c - c.max() + falls[:, label].min() - 1.0  # every other token below every candidate
+            occluded[candidates] = falls[:, label]
             rankings = {"fused": fused, "contribution": contributions[label], "input": inputs[label],
-                        "attention_input": fused * inputs[label], "self": a_self[label], "label": a_label[label],
+                        "attention_input": fused * inputs[label], "occlusion": occluded,
+                        "self": a_self[label], "label": a_label[label],
                         "lr": coef[label, words] * tfidf[d, words].toarray()[0]}
             record = {"document": d, "code_index": label, "tokens": len(words), "span_tokens": len(positions)}
             for name, w in rankings.items():
@@ -171,7 +182,8 @@ def report(per_run: list[list[dict]], data: PreparedDataset, split: str, pairs: 
     diffs = {}
     for first, other in (("fused", "lr"), ("fused", "random"), ("fused", "self"), ("fused", "label"),
                          ("contribution", "lr"), ("contribution", "fused"), ("input", "contribution"),
-                         ("attention_input", "contribution"), ("input", "lr"), ("attention_input", "lr")):
+                         ("attention_input", "contribution"), ("occlusion", "contribution"), ("input", "lr"),
+                         ("attention_input", "lr")):
         cells = [_bootstrap_diff(pooled, first, other, k) for k in KEYS]
         diffs[f"{first}-{other}"] = dict(zip(KEYS, cells))
         lines.append(f"| {first} − {other} | " + " | ".join(f"{m:+.3f} [{lo:+.3f}, {hi:+.3f}]" for m, lo, hi in cells) + " |")

@@ -15,6 +15,10 @@ input at the word vectors), which credits the word at position t rather than the
 feature ``h_t`` that mixes its neighbours in; ``evidence_quality.py`` scores it alone
 (``input``) and times the attention weight (``attention_input``, after Edin et al. 2024's
 AttInGrad).
+
+``occlusion`` measures instead of linearising: how much each code's logit falls when one token
+is deleted from the note (the note re-read without it). It costs one forward pass per token,
+so ``evidence_quality.py`` asks it only about a few candidate positions.
 """
 
 from __future__ import annotations
@@ -83,3 +87,24 @@ def input_contributions(model: keras.Model, tokens: np.ndarray, labels) -> np.nd
         out[i] = tf.reduce_sum(tf.cast(rows, tf.float32) * tf.cast(vectors, tf.float32), axis=-1).numpy()
     del tape
     return out
+
+
+def occlusion(model: keras.Model, tokens: np.ndarray, positions, batch_size: int = 16) -> np.ndarray:
+    """One note's tokens (1, T) and some positions: (len(positions), L) float32, the fall of
+    every code's logit when the token at each position is deleted (``logit(note) -
+    logit(note without it)``). The shortened notes are padded to the note's own width (padding
+    changes no output) and run in batches of ``batch_size``, so the shapes stay few."""
+    tokens = np.asarray(tokens, np.int32)
+    if tokens.ndim != 2 or tokens.shape[0] != 1:
+        raise ValueError(f"occlusion takes one note, tokens of shape (1, T); got {tokens.shape}")
+    words = tokens[0][tokens[0] != 0]
+    positions = [int(p) for p in positions]
+    if any(not 0 <= p < len(words) for p in positions):
+        raise ValueError(f"positions must index the note's {len(words)} tokens, got {positions}")
+    rows = np.zeros((-(-(len(positions) + 1) // batch_size) * batch_size, tokens.shape[1]), np.int32)
+    rows[0, :len(words)] = words
+    for i, p in enumerate(positions, start=1):
+        rows[i, :len(words) - 1] = np.delete(words, p)
+    logits = np.concatenate([np.asarray(model({"tokens": rows[i:i + batch_size]}, training=False)["logits"], np.float32)
+                             for i in range(0, len(rows), batch_size)])
+    return logits[0] - logits[1:len(positions) + 1]

@@ -65,3 +65,21 @@ def test_input_contributions_are_the_directional_derivative_along_each_word_vect
     assert np.abs(got).max() > 1e-4
     with pytest.raises(ValueError, match="one note"):
         input_contributions(model, TOKENS, labels)
+
+
+def test_occlusion_is_the_logit_fall_when_a_token_is_deleted():
+    from jlan_tf.attribution import occlusion
+
+    model = _model()
+    note = TOKENS[1:]
+    got = occlusion(model, note, [0, 3, 5], batch_size=2)
+    full = model({"tokens": note}, training=False)["logits"].numpy()[0]
+    for row, p in zip(got, [0, 3, 5]):
+        shorter = np.delete(note[0], p)[None]
+        np.testing.assert_allclose(row, full - model({"tokens": shorter}, training=False)["logits"].numpy()[0],
+                                   rtol=1e-4, atol=1e-5)
+    assert np.abs(got).max() > 1e-4
+    padded = np.concatenate([TOKENS[:1], np.zeros((1, 3), np.int32)], axis=1)  # 4 words, then padding
+    np.testing.assert_allclose(occlusion(model, padded, [1]), occlusion(model, TOKENS[:1, :4], [1]), rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="index the note"):
+        occlusion(model, padded, [4])
