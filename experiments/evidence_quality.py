@@ -129,7 +129,7 @@ def score_run(run_dir: Path, split: str, pairs: str, lr_cache: dict) -> tuple[li
             c = contributions[label]
             occluded = c - c.max() + falls[:, label].min() - 1.0  # every other token below every candidate
             occluded[candidates] = falls[:, label]
-            rankings = {"fused": fused, "contribution": contributions[label], "input": inputs[label],
+            rankings = {"fused": fused, "contribution": c, "input": inputs[label],
                         "attention_input": fused * inputs[label], "occlusion": occluded,
                         "self": a_self[label], "label": a_label[label],
                         "lr": coef[label, words] * tfidf[d, words].toarray()[0]}

@@ -2,11 +2,11 @@
 codes added, in every split), plain BCE against two truncation losses: the paper's (T-BCE:
 D_max 0.15, ranked by loss, ceil, no burn-in; ``preset=jlan_paper``'s loss) and the project's
 default (D*: ranked relative to each code's running mean positive loss, 4 epochs of burn-in,
-a 2-epoch ramp to D_max 0.1, stochastic rounding). The fusion is the default (J2) in every
-variant, so only the loss differs; the fusion's before/after uses plain BCE with the plain sum
-(``BCE L+S``) and with the paper's joint fusion (``BCE J``), paired with ``BCE`` (fusion J2). Scores are measured against the *clean* test labels
-(test_clean); the mask's precision and recall at catching the noisy labels are those of the
-last training epoch. Training runs until dev MAP (noisy dev labels, as a user would have)
+a 2-epoch ramp to D_max 0.1, stochastic rounding). The fusion is the default (J2) in these
+three, so only the loss differs; the fusion's before/after uses plain BCE with the plain sum
+(``BCE L+S``) and with the paper's joint fusion (``BCE J``), paired with ``BCE`` (fusion J2).
+Scores are measured against the *clean* test labels (test_clean); the mask's precision and
+recall at catching the noisy labels are those of the last training epoch. Training runs until dev MAP (noisy dev labels, as a user would have)
 stops improving, at most 12 epochs.
 
 Writes OUT/table.{md,csv}, OUT/noise=R/paired_test_clean.md (per noise rate, the paired
@@ -36,6 +36,7 @@ FUSIONS = {
     "BCE L+S": LOSSES["BCE"] + ["model.fusion=sum"],
     "BCE J": LOSSES["BCE"] + ["model.fusion_scale=1", "model.fusion_label_bias=false"],
 }
+ARMS = {**LOSSES, **FUSIONS}  # every variant at a noise rate, paired with BCE
 # Long enough for D*'s burn-in and ramp (6 epochs) to matter; early stopping ends most runs before.
 SCHEDULE = ["train.epochs=12", "train.patience=3"]
 MASK = ("mask_precision", "mask_recall")
@@ -47,7 +48,7 @@ def main(argv=None) -> int:
         raise SystemExit("the noise study needs the synthetic corpus (it knows which labels are noise)")
     args.set = SCHEDULE + args.set  # the user's --set wins over the schedule
     variants = {f"noise={n} {loss}": [f"data.synthetic_noise={n}"] + overrides
-                for n in NOISE for loss, overrides in {**LOSSES, **FUSIONS}.items()}
+                for n in NOISE for loss, overrides in ARMS.items()}
     results = {k: v for k, v in run_all(args, variants).items() if v}
     if not results:
         raise SystemExit("no finished runs yet")
@@ -57,7 +58,7 @@ def main(argv=None) -> int:
     metrics = ("micro_f1", "macro_f1", "micro_auc", "macro_auc", "map")
     print(write_table(results, out, block="test_clean", metrics=metrics, extra=mask))
     for n in NOISE:
-        group = {loss: results[f"noise={n} {loss}"] for loss in {**LOSSES, **FUSIONS} if f"noise={n} {loss}" in results}
+        group = {loss: results[f"noise={n} {loss}"] for loss in ARMS if f"noise={n} {loss}" in results}
         if "BCE" in group and len(group) > 1:
             for block in ("dev", "test_clean"):
                 print(f"noise={n}\n" + write_paired_table(group, out / f"noise={n}", "BCE", block, metrics))
