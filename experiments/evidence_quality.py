@@ -30,6 +30,12 @@ with a 95 % bootstrap interval over notes; where fused fails, by code and by spa
 the split's ``ID.txt`` notes) it also writes ``evidence_examples.html`` into the first run's folder:
 one hit and one miss, gold span underlined, top-5 fused tokens marked. That page quotes the
 notes, so it stays in the run folder (never committed, never logged).
+
+With ``--against RUN`` (as many as ``--run``, the same seeds in the same order) it also scores
+those runs and adds a table of paired differences by seed, ``--run`` minus ``--against``, for
+the evidence of ``fused`` and ``contribution`` and for the runs' coding metrics on the split
+(mean and 95 % t-interval over seeds): how a training change (e.g. ``train.evidence_weight``)
+moves the evidence and what it costs the codes.
 """
 
 from __future__ import annotations
@@ -212,6 +218,25 @@ def report(per_run: list[list[dict]], data: PreparedDataset, split: str, pairs: 
     return "\n".join(lines) + "\n", {"runs": summary, "differences": diffs}
 
 
+def paired_by_seed(per_run: list[list[dict]], against: list[list[dict]], run_metrics: list[dict],
+                   against_metrics: list[dict], split: str) -> tuple[str, dict]:
+    """Markdown and its numbers: per evidence measure (fused, contribution) and coding metric, the
+    mean of ``--run`` minus ``--against`` over seeds with its 95 % t-interval."""
+    from _common import paired_difference
+
+    rows = {}
+    for name in ("fused", "contribution"):
+        for k in KEYS:
+            rows[f"{name} {k}"] = paired_difference([np.mean([r[name][k] for r in records]) for records in per_run],
+                                                    [np.mean([r[name][k] for r in records]) for records in against])
+    for k in metrics.REPORTED:
+        rows[f"coding {k}"] = paired_difference([m[split][k] for m in run_metrics], [m[split][k] for m in against_metrics])
+    lines = ["", f"Paired by seed, --run minus --against ({len(per_run)} seeds; 95 % t-interval), {split} split:", "",
+             "| measure | difference |", "|---|---|"]
+    lines += [f"| {name} | {m:+.3f} [{lo:+.3f}, {hi:+.3f}] |" for name, (m, lo, hi) in rows.items()]
+    return "\n".join(lines) + "\n", {name: list(cell) for name, cell in rows.items()}
+
+
 def plot(summary: dict, path: Path) -> None:
     import matplotlib
 
@@ -269,21 +294,30 @@ def main(argv=None) -> int:
     parser.add_argument("--split", default="test", choices=["dev", "test"])
     parser.add_argument("--pairs", default="correct", choices=["correct", "gold"])
     parser.add_argument("--out", default="results/evidence_quality")
+    parser.add_argument("--against", action="append", default=[],
+                        help="runs to compare with, seed by seed (repeat; same order as --run)")
     parser.add_argument("--texts", help="folder of the split's notes as ID.txt, for examples.html")
     args = parser.parse_args(argv)
+    if args.against and len(args.against) != len(args.run):
+        parser.error("give as many --against runs as --run runs (paired by seed)")
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    per_run, lr_cache, data, run_metrics = [], {}, None, []
+    per_run, against, lr_cache, data, run_metrics = [], [], {}, None, []
     try:
-        for run in args.run:
-            records, data = score_run(Path(run), args.split, args.pairs, lr_cache)
-            if not records:
-                raise DataError(f"{run}: no (note, code) pair to score")
-            per_run.append(records)
-            run_metrics.append(RunFolder(run).read("metrics"))
+        for runs, into in ((args.run, per_run), (args.against, against)):
+            for run in runs:
+                records, data = score_run(Path(run), args.split, args.pairs, lr_cache)
+                if not records:
+                    raise DataError(f"{run}: no (note, code) pair to score")
+                into.append(records)
     except DataError as e:
         print(f"evidence_quality.py: error: {e}", file=sys.stderr)
         return 2
+    run_metrics = [RunFolder(run).read("metrics") for run in args.run]
     table, result = report(per_run, data, args.split, args.pairs, run_metrics)
+    if against:
+        paired, result["paired_by_seed"] = paired_by_seed(
+            per_run, against, run_metrics, [RunFolder(r).read("metrics") for r in args.against], args.split)
+        table += paired
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "table.md").write_text(table)

@@ -19,6 +19,7 @@ from jlan_tf.config import ModelConfig
 from jlan_tf.denoising import (BAND_NAMES, RANKS, ROUNDINGS, PositiveLossMean, band_shares, drop_rate,
                                per_entry_bce, truncation_mask)
 from jlan_tf.layers import DualAttention, FastLSTM, JointFusion, LabelWiseOutput, ResidualConv1D
+from jlan_tf.supervision import span_attention_loss
 from jlan_tf.tokenization import UNK_ID
 
 log = logging.getLogger(__name__)
@@ -76,10 +77,14 @@ class JLANModel(keras.Model):
         label_parents: per label, the index of its parent code, for a model with a
             ``parent_logits`` output (JointLAAT): the training loss adds the parents' mean BCE,
             a parent being positive when any of its codes is (its ``parent_loss`` is logged).
+        evidence_weight: float. Weight of ``jlan_tf.supervision``'s span loss, used when the
+            training targets carry ``evidence`` (``make_dataset(..., evidence=True)``); its
+            mean per (note, code) pair is logged as ``evidence_loss``.
     """
 
     def __init__(self, *args, d_max=0.15, warmup_steps=1000, stop_step=None, burn_in_steps=0, drop_rank="loss",
-                 drop_rounding="ceil", label_bands=None, label_weights=None, label_parents=None, **kwargs):
+                 drop_rounding="ceil", label_bands=None, label_weights=None, label_parents=None, evidence_weight=0.0,
+                 **kwargs):
         super().__init__(*args, **kwargs)
         if drop_rank not in RANKS or drop_rounding not in ROUNDINGS:
             raise ValueError(f"drop_rank must be one of {RANKS} and drop_rounding one of {ROUNDINGS}, "
@@ -91,7 +96,9 @@ class JLANModel(keras.Model):
         self.label_parents = None if label_parents is None else [int(p) for p in label_parents]
         self.parent_matrix = None if label_parents is None else \
             tf.one_hot(self.label_parents, max(self.label_parents) + 1, dtype=tf.float32)       # (L, P)
+        self.evidence_weight = float(evidence_weight)
         self.parent_loss_tracker = keras.metrics.Mean(name="parent_loss")
+        self.evidence_loss_tracker = keras.metrics.Mean(name="evidence_loss")
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.dropped_tracker = keras.metrics.Sum(name="dropped")
         self.mask_hits = keras.metrics.Sum(name="mask_hits")      # dropped entries that were noise
@@ -109,7 +116,8 @@ class JLANModel(keras.Model):
     @property
     def metrics(self):
         return [self.loss_tracker, self.dropped_tracker, self.mask_hits, self.noisy_positives, *self.band_metrics,
-                *([self.parent_loss_tracker] if self.parent_matrix is not None else [])]
+                *([self.parent_loss_tracker] if self.parent_matrix is not None else []),
+                *([self.evidence_loss_tracker] if self.evidence_weight > 0 else [])]
 
     def train_step(self, data):
         x, y = data[0], data[1]  # (x, y) or (x, y, sample_weight)
@@ -129,6 +137,12 @@ class JLANModel(keras.Model):
             if self.parent_matrix is not None:
                 parent_loss = self._parent_loss(labels, outputs["parent_logits"])
                 loss = loss + parent_loss
+            if "evidence" in y and self.evidence_weight > 0:
+                total, pairs = span_attention_loss(outputs["self_attention"], outputs["label_attention"],
+                                                   outputs["fusion_weights"], y["evidence"])
+                pairs_all = tf.distribute.get_replica_context().all_reduce("sum", pairs)
+                evidence_loss = total / tf.maximum(pairs_all, 1.0)
+                loss = loss + self.evidence_weight * evidence_loss
             scaled_loss = self.optimizer.scale_loss(loss)                    # loss scaling under mixed_float16
         gradients = tape.gradient(scaled_loss, self.trainable_variables)
         self.optimizer.apply(gradients, self.trainable_variables)
@@ -143,6 +157,9 @@ class JLANModel(keras.Model):
         if self.parent_matrix is not None:
             self.parent_loss_tracker.update_state(parent_loss * replicas)
             logs["parent_loss"] = self.parent_loss_tracker.result()
+        if "evidence" in y and self.evidence_weight > 0:
+            self.evidence_loss_tracker.update_state(evidence_loss * replicas)
+            logs["evidence_loss"] = self.evidence_loss_tracker.result()
         if self.band_metrics:
             positive = tf.cast(labels > 0.5, tf.float32)
             dropped_share, alpha = self.band_metrics
@@ -178,7 +195,8 @@ class JLANModel(keras.Model):
         return {**super().get_config(), "d_max": self.d_max, "warmup_steps": self.warmup_steps,
                 "stop_step": self.stop_step, "burn_in_steps": self.burn_in_steps, "drop_rank": self.drop_rank,
                 "drop_rounding": self.drop_rounding, "label_bands": self.label_bands,
-                "label_weights": self.label_weights, "label_parents": self.label_parents}
+                "label_weights": self.label_weights, "label_parents": self.label_parents,
+                "evidence_weight": self.evidence_weight}
 
 
 def description_embeddings(descriptions: list[np.ndarray], embeddings: np.ndarray) -> np.ndarray:

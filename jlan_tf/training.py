@@ -111,6 +111,8 @@ def new_model(data: PreparedDataset, config: Config):
                     "than the notes?): their label queries start from nothing; consider "
                     "--set model.label_queries=trainable", unknown, data.num_labels)
     t = config.train
+    if t.evidence_weight > 0 and config.model.arch != "jlan":
+        raise ValueError(f"train.evidence_weight supervises JLAN's attention; model.arch={config.model.arch} has none")
     model = build_jlan(
         config.model, data.embeddings, data.num_labels, descriptions, d_max=t.d_max,
         warmup_steps=max(1, round(t.warmup_epochs * steps)),
@@ -120,6 +122,7 @@ def new_model(data: PreparedDataset, config: Config):
         label_bands=frequency_bands(data.train_counts),
         label_weights=rare_code_weights(data.train_counts, t.rare_code_notes),
         label_parents=code_parents(data.codes)[1] if config.model.arch == "jointlaat" else None,
+        evidence_weight=t.evidence_weight,
     )
     model.compile(optimizer=make_optimizer(t), jit_compile=t.jit_compile, steps_per_execution=t.steps_per_execution)
     return model
@@ -218,7 +221,8 @@ def train(data: PreparedDataset, config: Config, run_dir: Path, verbose: int = 1
         if state["bad_epochs"] >= config.train.patience and epoch >= config.train.min_epochs:
             break
         _reseed_dropout(model, config.train.seed, epoch)
-        train_ds = make_dataset(data, "train", config.data.batch_size, training=True, epoch=epoch, seed=config.train.seed)
+        train_ds = make_dataset(data, "train", config.data.batch_size, training=True, epoch=epoch,
+                                seed=config.train.seed, evidence=config.train.evidence_weight > 0)
         start = time.perf_counter()
         if loop:
             train_logs = loop.fit_epoch(train_ds, epoch)

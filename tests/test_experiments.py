@@ -143,6 +143,19 @@ def test_evidence_quality_scores_every_ranking(tmp_path):
     page = (tmp_path / "runs" / "es" / "evidence_examples.html").read_text()
     assert "text-decoration:underline" in page
 
+    # A run trained with evidence supervision (the CLI path), compared seed by seed with the first.
+    spans = ["--name", "es-spans", "--set", "train.evidence_weight=1"]
+    assert train.main(argv[:-3] + spans + ["--no-export"] + [a for s in toy for a in ("--set", s)]) == 0
+    metrics = json.loads((tmp_path / "runs" / "es-spans" / "metrics.json").read_text())
+    assert "evidence_loss" in metrics["epochs"][-1]["train"]
+    runs = ["--run", str(tmp_path / "runs" / "es-spans"), "--against", str(tmp_path / "runs" / "es")]
+    assert evidence_quality.main(runs + ["--pairs", "gold", "--out", str(out)]) == 0
+    assert "Paired by seed, --run minus --against (1 seeds" in (out / "table.md").read_text()
+    paired = json.loads((out / "results.json").read_text())["paired_by_seed"]
+    assert set(paired) >= {"fused precision_at_3", "contribution average_precision", "coding map"}
+    with pytest.raises(SystemExit):
+        evidence_quality.main(runs + ["--against", str(tmp_path / "runs" / "es"), "--out", str(out)])
+
 
 @pytest.mark.slow
 def test_compare_runs_every_model_and_lr(tmp_path, monkeypatch):
