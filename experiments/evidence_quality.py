@@ -35,7 +35,8 @@ With ``--against RUN`` (as many as ``--run``, the same seeds in the same order) 
 those runs and adds a table of paired differences by seed, ``--run`` minus ``--against``, for
 the evidence of ``fused`` and ``contribution`` and for the runs' coding metrics on the split
 (mean and 95 % t-interval over seeds): how a training change (e.g. ``train.evidence_weight``)
-moves the evidence and what it costs the codes.
+moves the evidence and what it costs the codes. ``--no-extra-passes`` skips the rankings
+that cost extra model passes (``EXTRA_PASSES``: about two thirds of the time).
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ from jlan_tf.run_folder import RunFolder  # noqa: E402
 from jlan_tf.tokenization import UNK_ID, token_spans  # noqa: E402
 
 RANKERS = ("fused", "contribution", "input", "attention_input", "occlusion", "self", "label", "lr", "random")
+EXTRA_PASSES = ("input", "attention_input", "occlusion")  # gradients per code, a forward pass per token
 OCCLUSION_CANDIDATES = 16
 RANDOM_DRAWS = 20
 KEYS = metrics.EVIDENCE_REPORTED
@@ -99,8 +101,10 @@ def gold_evidence(data: PreparedDataset, split: str) -> dict[tuple[int, int], np
     return {(int(d), int(l)): rows[s:e, 2] for (d, l), s, e in zip(keys, starts, ends)}
 
 
-def score_run(run_dir: Path, split: str, pairs: str, lr_cache: dict) -> tuple[list[dict], PreparedDataset]:
-    """One record per scored (note, code) pair: its ids, span facts and every ranker's scores."""
+def score_run(run_dir: Path, split: str, pairs: str, lr_cache: dict,
+              rankers: tuple[str, ...] = RANKERS) -> tuple[list[dict], PreparedDataset]:
+    """One record per scored (note, code) pair: its ids, span facts and the scores of ``rankers``
+    (``EXTRA_PASSES`` cost extra model passes)."""
     import keras
 
     import baseline_lr
@@ -125,31 +129,41 @@ def score_run(run_dir: Path, split: str, pairs: str, lr_cache: dict) -> tuple[li
         labels = [int(label) for label in candidates if (d, int(label)) in gold]
         if not labels:
             continue
-        inputs = dict(zip(labels, input_contributions(model, words[None], labels)))
-        candidates = sorted({int(t) for label in labels for t in np.argsort(-contributions[label])[:OCCLUSION_CANDIDATES]})
-        width = -(-len(words) // 64) * 64  # few shapes: few retracings
-        falls = occlusion(model, np.pad(words, (0, width - len(words)))[None], candidates)
+        if {"input", "attention_input"} & set(rankers):
+            inputs = dict(zip(labels, input_contributions(model, words[None], labels)))
+        if "occlusion" in rankers:
+            candidates = sorted({int(t) for label in labels for t in np.argsort(-contributions[label])[:OCCLUSION_CANDIDATES]})
+            width = -(-len(words) // 64) * 64  # few shapes: few retracings
+            falls = occlusion(model, np.pad(words, (0, width - len(words)))[None], candidates)
         for label in labels:
             positions = gold[(d, label)]
             fused = weights[label, 0] * a_self[label] + weights[label, 1] * a_label[label]
             c = contributions[label]
-            occluded = c - c.max() + falls[:, label].min() - 1.0  # every other token below every candidate
-            occluded[candidates] = falls[:, label]
-            rankings = {"fused": fused, "contribution": c, "input": inputs[label],
-                        "attention_input": fused * inputs[label], "occlusion": occluded,
-                        "self": a_self[label], "label": a_label[label],
-                        "lr": coef[label, words] * tfidf[d, words].toarray()[0]}
+            rankings = {"fused": lambda: fused, "contribution": lambda: c, "input": lambda: inputs[label],
+                        "attention_input": lambda: fused * inputs[label], "occlusion": lambda: _occluded(c, falls[:, label], candidates),
+                        "self": lambda: a_self[label], "label": lambda: a_label[label],
+                        "lr": lambda: coef[label, words] * tfidf[d, words].toarray()[0]}
             record = {"document": d, "code_index": label, "tokens": len(words), "span_tokens": len(positions)}
-            for name, w in rankings.items():
-                record[name] = metrics.evidence_scores(w, positions)
-            draws = [metrics.evidence_scores(rng.random(len(words)), positions) for _ in range(RANDOM_DRAWS)]
-            record["random"] = {k: float(np.mean([s[k] for s in draws])) for k in draws[0]}
+            for name in rankers:
+                if name in rankings:
+                    record[name] = metrics.evidence_scores(rankings[name](), positions)
+            if "random" in rankers:
+                draws = [metrics.evidence_scores(rng.random(len(words)), positions) for _ in range(RANDOM_DRAWS)]
+                record["random"] = {k: float(np.mean([s[k] for s in draws])) for k in draws[0]}
             gold_words = set(words[positions].tolist()) - {UNK_ID}
-            top5 = np.argsort(-rankings["fused"], kind="stable")[:5]
+            top5 = np.argsort(-fused, kind="stable")[:5]
             record["top5"] = top5.tolist()
             record["fused_word_hit_at_3"] = float(bool(gold_words & set(words[top5[:3]].tolist())))
             records.append(record)
     return records, data
+
+
+def _occluded(c: np.ndarray, falls: np.ndarray, candidates: list[int]) -> np.ndarray:
+    """The occlusion ranking: the candidates by their logit's fall, every other token below them
+    in contribution order."""
+    occluded = c - c.max() + falls.min() - 1.0
+    occluded[candidates] = falls
+    return occluded
 
 
 def _bootstrap_diff(records: list[dict], a: str, b: str, key: str, draws: int = 2000) -> tuple[float, float, float]:
@@ -173,15 +187,16 @@ def _mean_sd(values: list[float]) -> str:
 def report(per_run: list[list[dict]], data: PreparedDataset, split: str, pairs: str,
            run_metrics: list[dict]) -> tuple[str, dict]:
     pooled = [r for records in per_run for r in records]
+    rankers = [name for name in RANKERS if name in pooled[0]]
     summary = {name: {k: [float(np.mean([r[name][k] for r in records])) for records in per_run] for k in KEYS}
-               for name in RANKERS}
+               for name in rankers}
     coding = ["The runs' own coding quality on the same split (metrics.json), mean ± sd:", "",
               "| " + " | ".join(metrics.REPORTED) + " |", "|---" * len(metrics.REPORTED) + "|",
               "| " + " | ".join(_mean_sd([m[split][k] for m in run_metrics]) for k in metrics.REPORTED) + " |", ""]
     lines = coding + [f"Evidence quality, {split} split, {len(per_run)} run(s), pairs: {pairs} "
              f"({', '.join(str(len(r)) for r in per_run)} scored (note, code) pairs per run). Mean ± sd over runs.", "",
              "| ranking | " + " | ".join(KEYS) + " |", "|---" * (len(KEYS) + 1) + "|"]
-    for name in RANKERS:
+    for name in rankers:
         lines.append(f"| {name} | " + " | ".join(_mean_sd(summary[name][k]) for k in KEYS) + " |")
     lines += ["", "Paired differences (pairs of all runs pooled; 95 % bootstrap interval over notes):", "",
               "| difference | " + " | ".join(KEYS) + " |", "|---" * (len(KEYS) + 1) + "|"]
@@ -190,6 +205,8 @@ def report(per_run: list[list[dict]], data: PreparedDataset, split: str, pairs: 
                          ("contribution", "lr"), ("contribution", "fused"), ("input", "contribution"),
                          ("attention_input", "contribution"), ("occlusion", "contribution"), ("input", "lr"),
                          ("attention_input", "lr")):
+        if first not in rankers or other not in rankers:
+            continue
         cells = [_bootstrap_diff(pooled, first, other, k) for k in KEYS]
         diffs[f"{first}-{other}"] = dict(zip(KEYS, cells))
         lines.append(f"| {first} − {other} | " + " | ".join(f"{m:+.3f} [{lo:+.3f}, {hi:+.3f}]" for m, lo, hi in cells) + " |")
@@ -244,8 +261,8 @@ def plot(summary: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(8, 3.5))
-    width = 0.8 / len(RANKERS)
-    for i, name in enumerate(RANKERS):
+    width = 0.8 / len(summary)
+    for i, name in enumerate(summary):
         means = [np.mean(summary[name][k]) for k in KEYS]
         sds = [np.std(summary[name][k], ddof=1) if len(summary[name][k]) > 1 else 0 for k in KEYS]
         ax.bar(np.arange(len(KEYS)) + i * width, means, width, yerr=sds, label=name)
@@ -296,8 +313,11 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default="results/evidence_quality")
     parser.add_argument("--against", action="append", default=[],
                         help="runs to compare with, seed by seed (repeat; same order as --run)")
+    parser.add_argument("--no-extra-passes", action="store_true",
+                        help=f"skip the rankings that cost extra model passes ({', '.join(EXTRA_PASSES)})")
     parser.add_argument("--texts", help="folder of the split's notes as ID.txt, for examples.html")
     args = parser.parse_args(argv)
+    rankers = tuple(n for n in RANKERS if not (args.no_extra_passes and n in EXTRA_PASSES))
     if args.against and len(args.against) != len(args.run):
         parser.error("give as many --against runs as --run runs (paired by seed)")
     sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -305,7 +325,7 @@ def main(argv=None) -> int:
     try:
         for runs, into in ((args.run, per_run), (args.against, against)):
             for run in runs:
-                records, data = score_run(Path(run), args.split, args.pairs, lr_cache)
+                records, data = score_run(Path(run), args.split, args.pairs, lr_cache, rankers)
                 if not records:
                     raise DataError(f"{run}: no (note, code) pair to score")
                 into.append(records)
