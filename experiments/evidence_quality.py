@@ -22,6 +22,8 @@ ways and each ranking is scored against the coder's span with ``metrics.evidence
 - ``self`` / ``label``: self-attention / label attention alone;
 - ``lr``: TF-IDF + logistic regression (fitted here on the same training split): the code's
   coefficient for the token's word times the word's TF-IDF weight in the note;
+- ``lexicon``: the span lexicon of ``baseline_spans.py`` (built from the training split's coder
+  spans): each token's best precision among the code's training phrases that cover it;
 - ``random``: a seeded random ranking (the mean of 20 draws).
 
 Writes ``table.md`` (mean ± sd over runs; the paired difference of fused to lr and to random
@@ -57,7 +59,7 @@ from jlan_tf.data.prepared import DataError, PreparedDataset, load_prepared  # n
 from jlan_tf.run_folder import RunFolder  # noqa: E402
 from jlan_tf.tokenization import UNK_ID, token_spans  # noqa: E402
 
-RANKERS = ("fused", "contribution", "input", "attention_input", "occlusion", "self", "label", "lr", "random")
+RANKERS = ("fused", "contribution", "input", "attention_input", "occlusion", "self", "label", "lr", "lexicon", "random")
 EXTRA_PASSES = ("input", "attention_input", "occlusion")  # gradients per code, a forward pass per token
 OCCLUSION_CANDIDATES = 16
 RANDOM_DRAWS = 20
@@ -108,6 +110,7 @@ def score_run(run_dir: Path, split: str, pairs: str, lr_cache: dict,
     import keras
 
     import baseline_lr
+    import baseline_spans
     import jlan_tf.model  # noqa: F401  (registers JLAN's layers for loading)
     from jlan_tf.attribution import input_contributions, occlusion
 
@@ -117,8 +120,9 @@ def score_run(run_dir: Path, split: str, pairs: str, lr_cache: dict,
     gold = gold_evidence(data, split)
     if data_path not in lr_cache:
         fitted = baseline_lr.FittedLR(data)
-        lr_cache[data_path] = (fitted.coefficients(), fitted.features(split).tocsr())
-    coef, tfidf = lr_cache[data_path]
+        lexicon = baseline_spans.SpanLexicon(data) if "lexicon" in rankers else None
+        lr_cache[data_path] = (fitted.coefficients(), fitted.features(split).tocsr(), lexicon)
+    coef, tfidf, lexicon = lr_cache[data_path]
     part = data.splits[split]
     model = keras.models.load_model(run.model)
     rng = np.random.default_rng(0)
@@ -142,7 +146,8 @@ def score_run(run_dir: Path, split: str, pairs: str, lr_cache: dict,
             rankings = {"fused": lambda: fused, "contribution": lambda: c, "input": lambda: inputs[label],
                         "attention_input": lambda: fused * inputs[label], "occlusion": lambda: _occluded(c, falls[:, label], candidates),
                         "self": lambda: a_self[label], "label": lambda: a_label[label],
-                        "lr": lambda: coef[label, words] * tfidf[d, words].toarray()[0]}
+                        "lr": lambda: coef[label, words] * tfidf[d, words].toarray()[0],
+                        "lexicon": lambda: lexicon.evidence(words, label)}
             record = {"document": d, "code_index": label, "tokens": len(words), "span_tokens": len(positions)}
             for name in rankers:
                 if name in rankings:
@@ -201,7 +206,7 @@ def report(per_run: list[list[dict]], data: PreparedDataset, split: str, pairs: 
     lines += ["", "Paired differences (pairs of all runs pooled; 95 % bootstrap interval over notes):", "",
               "| difference | " + " | ".join(KEYS) + " |", "|---" * (len(KEYS) + 1) + "|"]
     diffs = {}
-    for first, other in (("fused", "lr"), ("fused", "random"), ("fused", "self"), ("fused", "label"),
+    for first, other in (("fused", "lr"), ("fused", "lexicon"), ("fused", "random"), ("fused", "self"), ("fused", "label"),
                          ("contribution", "lr"), ("contribution", "fused"), ("input", "contribution"),
                          ("attention_input", "contribution"), ("occlusion", "contribution"), ("input", "lr"),
                          ("attention_input", "lr")):

@@ -93,3 +93,25 @@ def test_evidence_weight_needs_spans_and_attention(small_synthetic, spanish):
         make_dataset(load_prepared(small_synthetic), "train", batch_size=4, training=True, evidence=True)
     with pytest.raises(ValueError, match="evidence_weight"):
         new_model(spanish, Config().apply_overrides(TINY + ["model.arch=caml", "train.evidence_weight=1"]))
+
+
+def test_span_lexicon_baseline(spanish, small_synthetic):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments"))
+    import baseline_spans
+
+    # Every note: "paciente con dolor torácico y fiebre de 39 grados. dolor abdominal intenso." with the
+    # three codes; spans: r07.9 "dolor torácico" (tokens 2-3), r50.9 "fiebre" (5), r10.0 "dolor" (8).
+    lexicon = baseline_spans.SpanLexicon(spanish)
+    label = {c: i for i, c in enumerate(spanish.codes)}
+    word = {w: spanish.vocab.encode([w])[0] for w in ("dolor", "torácico", "fiebre")}
+    assert lexicon.by_code[label["r07.9"]] == {(word["dolor"], word["torácico"]): pytest.approx(2.5 / 3)}
+    assert lexicon.by_code[label["r10.0"]] == {(word["dolor"],): pytest.approx(2.5 / 3)}
+    assert lexicon.scores("test") == pytest.approx(np.full((2, 3), 2.5 / 3))
+    words = spanish.splits["test"].tokens[:spanish.splits["test"].offsets[1]]
+    assert np.flatnonzero(lexicon.evidence(words, label["r10.0"])).tolist() == [2, 8]   # "dolor", twice
+    assert np.flatnonzero(lexicon.evidence(words, label["r07.9"])).tolist() == [2, 3]
+    assert baseline_spans.main(["--dataset", str(spanish.path)]) == 0
+    assert baseline_spans.main(["--dataset", str(small_synthetic)]) == 2   # no spans: a clear error

@@ -1,0 +1,116 @@
+"""Span-lexicon baseline: what the coders' evidence spans give without any model (the control
+for ``train.evidence_weight``, which trains JLAN on the same spans).
+
+    python experiments/baseline_spans.py --dataset data/codiesp_es_D_top50
+
+Every contiguous run of gold span tokens of a training (note, code) pair is a phrase of that
+code (the CodiEsp organisers' baseline was such a dictionary lookup). A phrase's precision for
+its code is ``(k + 0.5) / (n + 1)``: of the ``n`` training notes that contain it, ``k`` carry the
+code. A note scores a code with the best precision among the code's phrases it contains (0 if
+none). Metrics as for every model: 0.5 threshold and the dev-tuned one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import sys
+
+import numpy as np
+
+from jlan_tf import metrics
+from jlan_tf.data.prepared import DataError, PreparedDataset, load_prepared
+
+MAX_PHRASE = 10  # tokens; longer runs are cut to their first MAX_PHRASE tokens
+
+
+def _ngrams(words: np.ndarray) -> set[tuple[int, ...]]:
+    words = words.tolist()
+    return {tuple(words[i:i + n]) for n in range(1, MAX_PHRASE + 1) for i in range(len(words) - n + 1)}
+
+
+def _phrases(data: PreparedDataset) -> dict[int, set[tuple[int, ...]]]:
+    """Per code, the token-id phrases of its training spans."""
+    part = data.splits["train"]
+    if part.evidence is None:
+        raise DataError(f"{data.path}: the training split has no gold evidence spans (CodiEsp prepared with --lang es)")
+    by_pair = collections.defaultdict(list)
+    for d, label, position in part.evidence:
+        by_pair[(int(d), int(label))].append(int(position))
+    phrases = collections.defaultdict(set)
+    for (d, label), positions in by_pair.items():
+        words = part.tokens[part.offsets[d]:part.offsets[d + 1]]
+        runs = np.split(np.sort(positions), np.flatnonzero(np.diff(np.sort(positions)) > 1) + 1)
+        for run in runs:
+            phrases[label].add(tuple(words[run[:MAX_PHRASE]].tolist()))
+    return phrases
+
+
+class SpanLexicon:
+    """Phrases per code with their training precision; ``scores(split)`` is (notes, codes)."""
+
+    def __init__(self, data: PreparedDataset):
+        self.data = data
+        part = data.splits["train"]
+        labels = part.multi_hot(data.num_labels)
+        notes = [_ngrams(part.tokens[part.offsets[d]:part.offsets[d + 1]]) for d in range(len(part))]
+        self.precision: dict[tuple[int, ...], list[tuple[int, float]]] = collections.defaultdict(list)
+        self.by_code: dict[int, dict[tuple[int, ...], float]] = collections.defaultdict(dict)
+        for label, phrases in _phrases(data).items():
+            for phrase in phrases:
+                having = [d for d, grams in enumerate(notes) if phrase in grams]
+                k = labels[having, label].sum() if having else 0.0
+                self.precision[phrase].append((label, (k + 0.5) / (len(having) + 1)))
+                self.by_code[label][phrase] = (k + 0.5) / (len(having) + 1)
+
+    def scores(self, split: str) -> np.ndarray:
+        part = self.data.splits[split]
+        out = np.zeros((len(part), self.data.num_labels))
+        for d in range(len(part)):
+            for phrase in _ngrams(part.tokens[part.offsets[d]:part.offsets[d + 1]]) & self.precision.keys():
+                for label, p in self.precision[phrase]:
+                    out[d, label] = max(out[d, label], p)
+        return out
+
+
+    def evidence(self, words: np.ndarray, label: int) -> np.ndarray:
+        """Per token of a note, the best precision of the code's phrases that cover it (0 elsewhere):
+        the lexicon's evidence for the code."""
+        words = words.tolist()
+        out = np.zeros(len(words))
+        for phrase, p in self.by_code.get(label, {}).items():
+            n = len(phrase)
+            for i in range(len(words) - n + 1):
+                if tuple(words[i:i + n]) == phrase:
+                    out[i:i + n] = np.maximum(out[i:i + n], p)
+        return out
+
+
+def fit_and_score(data: PreparedDataset) -> dict:
+    lexicon = SpanLexicon(data)
+    dev_scores, test_scores = lexicon.scores("dev"), lexicon.scores("test")
+    dev_true = data.splits["dev"].multi_hot(data.num_labels)
+    threshold = metrics.tune_threshold(dev_true, dev_scores)
+    return {"dev": metrics.all_metrics(dev_true, dev_scores, threshold),
+            "test": metrics.all_metrics(data.splits["test"].multi_hot(data.num_labels), test_scores, threshold),
+            "phrases": sum(len(v) for v in lexicon.precision.values())}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dataset", required=True, help="a prepared folder with evidence spans (CodiEsp, --lang es)")
+    args = parser.parse_args(argv)
+    try:
+        result = fit_and_score(load_prepared(args.dataset))
+    except DataError as e:
+        print(f"baseline_spans.py: error: {e}", file=sys.stderr)
+        return 2
+    print(f"{result['phrases']} (phrase, code) entries from the training spans")
+    for split in ("dev", "test"):
+        print(f"span lexicon {split:>5}: " + metrics.summary_line(result[split])
+              + f"  micro_f1_tuned {result[split]['micro_f1_tuned']:.4f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
