@@ -34,14 +34,11 @@ def _phrases(data: PreparedDataset) -> dict[int, set[tuple[int, ...]]]:
     part = data.splits["train"]
     if part.evidence is None:
         raise DataError(f"{data.path}: the training split has no gold evidence spans (CodiEsp prepared with --lang es)")
-    by_pair = collections.defaultdict(list)
-    for d, label, position in part.evidence:
-        by_pair[(int(d), int(label))].append(int(position))
     phrases = collections.defaultdict(set)
-    for (d, label), positions in by_pair.items():
+    for (d, label), positions in part.evidence_by_pair().items():
         words = part.tokens[part.offsets[d]:part.offsets[d + 1]]
-        runs = np.split(np.sort(positions), np.flatnonzero(np.diff(np.sort(positions)) > 1) + 1)
-        for run in runs:
+        positions = np.sort(positions)
+        for run in np.split(positions, np.flatnonzero(np.diff(positions) > 1) + 1):
             phrases[label].add(tuple(words[run[:MAX_PHRASE]].tolist()))
     return phrases
 
@@ -54,24 +51,25 @@ class SpanLexicon:
         part = data.splits["train"]
         labels = part.multi_hot(data.num_labels)
         notes = [_ngrams(part.tokens[part.offsets[d]:part.offsets[d + 1]]) for d in range(len(part))]
-        self.precision: dict[tuple[int, ...], list[tuple[int, float]]] = collections.defaultdict(list)
-        self.by_code: dict[int, dict[tuple[int, ...], float]] = collections.defaultdict(dict)
+        self.by_code: dict[int, dict[tuple[int, ...], float]] = collections.defaultdict(dict)  # code -> phrase -> precision
         for label, phrases in _phrases(data).items():
             for phrase in phrases:
                 having = [d for d, grams in enumerate(notes) if phrase in grams]
                 k = labels[having, label].sum() if having else 0.0
-                self.precision[phrase].append((label, (k + 0.5) / (len(having) + 1)))
                 self.by_code[label][phrase] = (k + 0.5) / (len(having) + 1)
 
     def scores(self, split: str) -> np.ndarray:
+        codes_of = collections.defaultdict(list)  # phrase -> [(code, precision)]
+        for label, phrases in self.by_code.items():
+            for phrase, p in phrases.items():
+                codes_of[phrase].append((label, p))
         part = self.data.splits[split]
         out = np.zeros((len(part), self.data.num_labels))
         for d in range(len(part)):
-            for phrase in _ngrams(part.tokens[part.offsets[d]:part.offsets[d + 1]]) & self.precision.keys():
-                for label, p in self.precision[phrase]:
+            for phrase in _ngrams(part.tokens[part.offsets[d]:part.offsets[d + 1]]) & codes_of.keys():
+                for label, p in codes_of[phrase]:
                     out[d, label] = max(out[d, label], p)
         return out
-
 
     def evidence(self, words: np.ndarray, label: int) -> np.ndarray:
         """Per token of a note, the best precision of the code's phrases that cover it (0 elsewhere):
@@ -93,7 +91,7 @@ def fit_and_score(data: PreparedDataset) -> dict:
     threshold = metrics.tune_threshold(dev_true, dev_scores)
     return {"dev": metrics.all_metrics(dev_true, dev_scores, threshold),
             "test": metrics.all_metrics(data.splits["test"].multi_hot(data.num_labels), test_scores, threshold),
-            "phrases": sum(len(v) for v in lexicon.precision.values())}
+            "phrases": sum(len(v) for v in lexicon.by_code.values())}
 
 
 def main(argv=None) -> int:

@@ -95,15 +95,12 @@ def _maps(model, data: PreparedDataset, split: str, batch_size: int = 16):
 
 def gold_evidence(data: PreparedDataset, split: str) -> dict[tuple[int, int], np.ndarray]:
     """(document, label) -> gold token positions."""
-    rows = data.splits[split].evidence
-    if rows is None:
+    if data.splits[split].evidence is None:
         raise DataError(f"{data.path}: no gold evidence for {split} (prepare CodiEsp with --lang es)")
-    keys, starts = np.unique(rows[:, :2], axis=0, return_index=True)
-    ends = list(starts[1:]) + [len(rows)]
-    return {(int(d), int(l)): rows[s:e, 2] for (d, l), s, e in zip(keys, starts, ends)}
+    return data.splits[split].evidence_by_pair()
 
 
-def score_run(run_dir: Path, split: str, pairs: str, lr_cache: dict,
+def score_run(run_dir: Path, split: str, pairs: str, baseline_cache: dict,
               rankers: tuple[str, ...] = RANKERS) -> tuple[list[dict], PreparedDataset]:
     """One record per scored (note, code) pair: its ids, span facts and the scores of ``rankers``
     (``EXTRA_PASSES`` cost extra model passes)."""
@@ -118,11 +115,11 @@ def score_run(run_dir: Path, split: str, pairs: str, lr_cache: dict,
     data_path = Path(run.read("data")["path"])
     data = load_prepared(data_path)
     gold = gold_evidence(data, split)
-    if data_path not in lr_cache:
+    if data_path not in baseline_cache:
         fitted = baseline_lr.FittedLR(data)
         lexicon = baseline_spans.SpanLexicon(data) if "lexicon" in rankers else None
-        lr_cache[data_path] = (fitted.coefficients(), fitted.features(split).tocsr(), lexicon)
-    coef, tfidf, lexicon = lr_cache[data_path]
+        baseline_cache[data_path] = (fitted.coefficients(), fitted.features(split).tocsr(), lexicon)
+    coef, tfidf, lexicon = baseline_cache[data_path]
     part = data.splits[split]
     model = keras.models.load_model(run.model)
     rng = np.random.default_rng(0)
@@ -326,11 +323,11 @@ def main(argv=None) -> int:
     if args.against and len(args.against) != len(args.run):
         parser.error("give as many --against runs as --run runs (paired by seed)")
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    per_run, against, lr_cache, data, run_metrics = [], [], {}, None, []
+    per_run, against, baseline_cache, data = [], [], {}, None
     try:
         for runs, into in ((args.run, per_run), (args.against, against)):
             for run in runs:
-                records, data = score_run(Path(run), args.split, args.pairs, lr_cache, rankers)
+                records, data = score_run(Path(run), args.split, args.pairs, baseline_cache, rankers)
                 if not records:
                     raise DataError(f"{run}: no (note, code) pair to score")
                 into.append(records)

@@ -80,6 +80,12 @@ class Split:
     def lengths(self) -> np.ndarray:
         return np.diff(self.offsets)
 
+    def evidence_by_pair(self) -> dict[tuple[int, int], np.ndarray]:
+        """(document, label) -> the token positions of the coder's span (``evidence`` must be set)."""
+        keys, starts = np.unique(self.evidence[:, :2], axis=0, return_index=True)
+        ends = list(starts[1:]) + [len(self.evidence)]
+        return {(int(d), int(l)): self.evidence[s:e, 2] for (d, l), s, e in zip(keys, starts, ends)}
+
     def multi_hot(self, num_labels: int, clean: bool = False) -> np.ndarray:
         """(documents, labels) float32 0/1 matrix."""
         flat, offsets = (
