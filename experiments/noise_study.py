@@ -24,11 +24,14 @@ from pathlib import Path
 from _common import parse_args, report_dir, run_all, tensorboard_curves, write_paired_table, write_table
 
 NOISE = ("0.0", "0.1", "0.2", "0.3")
-LOSSES = {  # the loss alone differs; no moving average of the weights in any (as the 5-seed study ran)
-    "BCE": ["train.d_max=0", "train.ema_momentum=0"],
+# The loss alone differs; no moving average of the weights in any, and Keras 3's Adam (as the
+# 5-seed study ran: train.optimizer).
+AS_RECORDED = ["train.ema_momentum=0", "train.optimizer=keras_adam"]
+LOSSES = {
+    "BCE": ["train.d_max=0", *AS_RECORDED],
     "T-BCE": ["train.d_max=0.15", "train.drop_rank=loss", "train.drop_rounding=ceil", "train.burn_in_epochs=0",
-              "train.ema_momentum=0"],
-    "D*": ["train.ema_momentum=0"],  # the defaults' truncation loss (config.TrainConfig)
+              *AS_RECORDED],
+    "D*": AS_RECORDED,  # the defaults' truncation loss (config.TrainConfig)
 }
 # The fusion's before/after on the same data: plain BCE with the plain sum (L+S) and with the
 # paper's joint fusion (J: unscaled, one gate bias per view); BCE itself has the default fusion (J2).

@@ -24,6 +24,7 @@ import tensorflow as tf  # noqa: E402
 from jlan_tf.config import Config  # noqa: E402
 from jlan_tf.layers import FastLSTM  # noqa: E402
 from jlan_tf.model import build_jlan  # noqa: E402
+from jlan_tf.training import make_optimizer  # noqa: E402
 
 VARIANTS = {  # name -> model overrides; the difference to "full" is the cost of what is removed
     "full model": [],
@@ -81,7 +82,7 @@ def main(argv=None) -> int:
         keras.utils.set_random_seed(0)
         model = build_jlan(Config().apply_overrides(overrides).model, embeddings, args.labels, descriptions,
                            d_max=0.15, warmup_steps=10)
-        model.compile(optimizer=keras.optimizers.Adam(1e-3))
+        model.compile(optimizer=make_optimizer(Config().train))  # the optimizer training uses
         seconds = timed(lambda: model.train_on_batch(x, y, return_dict=True)["loss"], args.steps, args.repeats)
         print(f"  {name:<45} {1000 * seconds:7.0f} ms")
     h = tf.random.normal([args.batch, args.tokens, 100])

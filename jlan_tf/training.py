@@ -25,6 +25,7 @@ from jlan_tf.data.prepared import PreparedDataset
 from jlan_tf.denoising import frequency_bands
 from jlan_tf.distributed import EpochLoop, is_chief, is_multi_worker, make_strategy
 from jlan_tf.model import build_jlan, set_precision
+from jlan_tf.optimizers import FusedAdam
 from jlan_tf.run_folder import RunFolder
 from jlan_tf.tokenization import UNK_ID, tokenize
 
@@ -136,17 +137,25 @@ def rare_code_weights(train_counts, notes: int) -> list[float] | None:
     return np.minimum(np.asarray(train_counts, np.float64) / notes, 1.0).tolist()
 
 
+# train.optimizer: "adam" is Adam as written (TensorFlow's fused kernel, jlan_tf.optimizers);
+# "keras_adam" is Keras 3's, which differs on the word vectors (see FusedAdam) and ran every
+# table recorded before 2026-11-27.
+OPTIMIZERS = {"adam": FusedAdam, "keras_adam": keras.optimizers.Adam}
+
+
 def make_optimizer(t) -> keras.optimizers.Optimizer:
-    """Adam with ``train.learning_rate``, optional global-norm clipping (``train.clip_norm``),
-    decoupled weight decay (``train.weight_decay``: each step shrinks a weight by
+    """Adam (``train.optimizer``, see ``OPTIMIZERS``) with ``train.learning_rate``, optional
+    global-norm clipping (``train.clip_norm``), decoupled weight decay (``train.weight_decay``: each step shrinks a weight by
     ``learning_rate * weight_decay`` of itself, AdamW's form) on every weight but the biases and
     the word vectors, and an exponential moving average of the weights (``train.ema_momentum``
     = m: Keras's own, after each step ``avg = m * avg + (1 - m) * w``; see ``averaged_weights``)."""
     if not 0.0 <= t.ema_momentum < 1.0:
         raise ValueError(f"train.ema_momentum must be in [0, 1), got {t.ema_momentum}")
-    optimizer = keras.optimizers.Adam(t.learning_rate, global_clipnorm=t.clip_norm if t.clip_norm > 0 else None,
-                                      weight_decay=t.weight_decay if t.weight_decay > 0 else None,
-                                      use_ema=t.ema_momentum > 0, ema_momentum=t.ema_momentum)
+    if t.optimizer not in OPTIMIZERS:
+        raise ValueError(f"train.optimizer must be one of {sorted(OPTIMIZERS)}, got {t.optimizer!r}")
+    optimizer = OPTIMIZERS[t.optimizer](t.learning_rate, global_clipnorm=t.clip_norm if t.clip_norm > 0 else None,
+                                        weight_decay=t.weight_decay if t.weight_decay > 0 else None,
+                                        use_ema=t.ema_momentum > 0, ema_momentum=t.ema_momentum)
     if t.weight_decay > 0:
         optimizer.exclude_from_weight_decay(var_names=["bias", "embeddings"])
     return optimizer

@@ -62,17 +62,20 @@ class FastLSTM(keras.layers.LSTM):
             sequences = tf.reverse(sequences, [1])
             mask = None if mask is None else tf.reverse(mask, [1])
         x = tf.transpose(sequences, [1, 0, 2])                              # (T, B, I)
+        if mask is None:
+            m = tf.ones_like(x[..., :1])
+        else:
+            m = tf.cast(tf.transpose(mask), x.dtype)[..., None]             # (T, B, 1)
+        steps = tf.shape(x)[0]
+        if self.jit_loops:  # padded here, on the narrow input: padding z would copy (T, B, 4U)
+            x, m = pad_time(x, m)
         kernel = tf.cast(tf.convert_to_tensor(self.cell.kernel), x.dtype)
         recurrent = tf.cast(tf.convert_to_tensor(self.cell.recurrent_kernel), x.dtype)
         bias = tf.cast(tf.convert_to_tensor(self.cell.bias), x.dtype)
         z = tf.einsum("tbi,ig->tbg", x, kernel) + bias                      # (T, B, 4U)
-        if mask is None:
-            m = tf.ones_like(z[..., :1])
-        else:
-            m = tf.cast(tf.transpose(mask), x.dtype)[..., None]             # (T, B, 1)
         h0, c0 = (tf.cast(s, x.dtype) for s in initial_state)
         outputs, c = lstm_sequence(z, m, recurrent, h0, c0, jit=self.jit_loops, keep_for_gradient=bool(training))
-        outputs = tf.transpose(outputs, [1, 0, 2])
+        outputs = tf.transpose(outputs[:steps], [1, 0, 2])
         return outputs[:, -1], outputs, [outputs[:, -1], c]
 
     def _loop_applies(self) -> bool:
@@ -106,20 +109,15 @@ def lstm_sequence(z, m, recurrent, h0, c0, jit: bool = True, keep_for_gradient: 
         recurrent: (U, 4U) the recurrent kernel.
         h0, c0: (B, U) the initial state.
         jit: compile the two step loops with XLA (about twice as fast on CPU, where
-            TensorFlow's per-operation cost dominates a loop of small operations). The
-            time axis is then padded to a multiple of ``JIT_TIME_MULTIPLE`` so that a few
-            shapes are compiled, not one per batch length.
+            TensorFlow's per-operation cost dominates a loop of small operations). Pad the
+            time axis first (``pad_time``), so that a few shapes are compiled, not one per
+            batch length.
         keep_for_gradient: keep, per step, what the backward pass needs (training). Without
             it (inference) the loop does less; a gradient asked for anyway recomputes it.
 
     Returns:
         `(outputs (T, B, U), last cell state (B, U))`; outputs are 0 at padded steps.
     """
-    steps = tf.shape(z)[0]
-    if jit:  # padded steps come last and are masked: they change no output before them
-        pad = (-steps) % JIT_TIME_MULTIPLE
-        z = tf.pad(z, [[0, pad], [0, 0], [0, 0]])
-        m = tf.pad(m, [[0, pad], [0, 0], [0, 0]])
     forward, lean, backward = (_forward_jit, _lean_jit, _backward_jit) if jit else (_forward, _lean, _backward)
 
     @tf.custom_gradient
@@ -143,11 +141,17 @@ def lstm_sequence(z, m, recurrent, h0, c0, jit: bool = True, keep_for_gradient: 
 
         return (hs, c_last), grad
 
-    outputs, c_last = run(z, recurrent, h0, c0)
-    return outputs[:steps], c_last
+    return run(z, recurrent, h0, c0)
 
 
 JIT_TIME_MULTIPLE = 32
+
+
+def pad_time(x, m):
+    """Pads the time axis of x (T, B, I) and m (T, B, 1) to a multiple of ``JIT_TIME_MULTIPLE``.
+    The padded steps come last and are masked: they change no output before them."""
+    pad = (-tf.shape(x)[0]) % JIT_TIME_MULTIPLE
+    return tf.pad(x, [[0, pad], [0, 0], [0, 0]]), tf.pad(m, [[0, pad], [0, 0], [0, 0]])
 
 
 def _cell(zt, h, c, mt, recurrent, units):

@@ -1,0 +1,55 @@
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from jlan_tf.optimizers import FusedAdam
+
+
+def _train(optimizer, steps=5, densify=False):
+    """A dense kernel and an embedding table (sparse gradients; row 4 is looked up twice),
+    updated by ``optimizer`` for a few steps of a fixed loss; returns their values."""
+    rng = np.random.default_rng(0)
+    kernel = keras.Variable(rng.normal(size=(4, 3)).astype(np.float32), name="kernel")
+    table = keras.Variable(rng.normal(size=(10, 3)).astype(np.float32), name="embeddings")
+    x = tf.constant(rng.normal(size=(5, 4)).astype(np.float32))
+    ids = tf.constant([1, 4, 4, 7])
+    for _ in range(steps):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(tf.sin(x @ kernel)) + tf.reduce_sum(tf.gather(table, ids) ** 3 * [[1.0], [1.0], [-0.8], [1.0]])
+        grads = tape.gradient(loss, [kernel.value, table.value])
+        assert isinstance(grads[1], tf.IndexedSlices)
+        optimizer.apply([tf.convert_to_tensor(g) for g in grads] if densify else grads, [kernel, table])
+    return kernel.numpy(), table.numpy()
+
+
+@pytest.mark.parametrize("options", [{}, {"use_ema": True, "ema_momentum": 0.9, "weight_decay": 0.1}])
+def test_fused_adam_is_adam_with_summed_sparse_gradients(options):
+    fused = _train(FusedAdam(0.05, **options))
+    # Keras' Adam given the summed (dense) gradients: Adam as written.
+    reference = _train(keras.optimizers.Adam(0.05, **options), densify=True)
+    for a, b in zip(fused, reference):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+    start = _train(FusedAdam(0.05, **options), steps=0)[1]
+    assert np.abs(fused[1] - start)[[1, 4, 7]].min() > 0.05  # the looked-up rows moved
+    # Keras' Adam on the sparse gradients differs only on the repeated row (see FusedAdam).
+    keras_sparse = _train(keras.optimizers.Adam(0.05, **options))
+    np.testing.assert_allclose(keras_sparse[0], fused[0], rtol=1e-5, atol=1e-5)
+    differs = np.abs(keras_sparse[1] - fused[1]).max(axis=1) > 1e-4
+    assert differs.tolist() == [i == 4 for i in range(10)]
+
+
+def test_fused_adam_round_trips_its_config():
+    optimizer = FusedAdam(0.01, beta_1=0.8, use_ema=True, ema_momentum=0.95)
+    clone = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(optimizer))
+    assert type(clone) is FusedAdam and clone.get_config() == optimizer.get_config()
+
+
+def test_make_optimizer_names_the_two_adams():
+    from jlan_tf.config import TrainConfig
+    from jlan_tf.training import make_optimizer
+
+    assert type(make_optimizer(TrainConfig())) is FusedAdam
+    assert type(make_optimizer(TrainConfig(optimizer="keras_adam"))) is keras.optimizers.Adam
+    with pytest.raises(ValueError, match="train.optimizer"):
+        make_optimizer(TrainConfig(optimizer="sgd"))
