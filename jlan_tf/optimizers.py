@@ -22,13 +22,14 @@ class FusedAdam(keras.optimizers.Adam):
     pieces before summing them (`ops.square` of a `tf.IndexedSlices`), so its `v` tracks
     `sum(g_i^2)` for repeated words. Dense weights get identical updates.
 
-    Keras' own update is used with `amsgrad`, on another backend, and under a distribution
-    strategy (MirroredStrategy, MultiWorkerMirroredStrategy), where the fused kernel would
-    need each replica's copy of the slots.
+    With `amsgrad`, and under a distribution strategy (MirroredStrategy,
+    MultiWorkerMirroredStrategy: the fused kernel would need each replica's copy of the slots),
+    Keras' element-wise update runs instead, on the summed gradient: the same Adam, unfused.
     """
 
     def update_step(self, gradient, variable, learning_rate):
-        if self.amsgrad or keras.backend.backend() != "tensorflow" or tf.distribute.has_strategy():
+        gradient = tf.convert_to_tensor(gradient)  # a repeated word's pieces summed: Adam's g
+        if self.amsgrad or tf.distribute.has_strategy():
             return super().update_step(gradient, variable, learning_rate)
         dtype = variable.dtype
         step = tf.cast(self.iterations + 1, dtype)
@@ -37,4 +38,4 @@ class FusedAdam(keras.optimizers.Adam):
             var=variable.handle, m=self._momentums[index].handle, v=self._velocities[index].handle,
             beta1_power=tf.pow(tf.cast(self.beta_1, dtype), step), beta2_power=tf.pow(tf.cast(self.beta_2, dtype), step),
             lr=tf.cast(learning_rate, dtype), beta1=tf.cast(self.beta_1, dtype), beta2=tf.cast(self.beta_2, dtype),
-            epsilon=tf.cast(self.epsilon, dtype), grad=tf.cast(tf.convert_to_tensor(gradient), dtype))
+            epsilon=tf.cast(self.epsilon, dtype), grad=tf.cast(gradient, dtype))

@@ -39,6 +39,13 @@ def test_fused_adam_is_adam_with_summed_sparse_gradients(options):
     assert differs.tolist() == [i == 4 for i in range(10)]
 
 
+def test_unfused_path_under_a_strategy_is_the_same_adam(monkeypatch):
+    fused = _train(FusedAdam(0.05))
+    monkeypatch.setattr(tf.distribute, "has_strategy", lambda: True)  # Keras' element-wise update
+    for a, b in zip(_train(FusedAdam(0.05)), fused):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
 def test_fused_adam_round_trips_its_config():
     optimizer = FusedAdam(0.01, beta_1=0.8, use_ema=True, ema_momentum=0.95)
     clone = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(optimizer))
