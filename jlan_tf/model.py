@@ -15,6 +15,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+import jlan_tf.optimizers  # noqa: F401  (registers FusedAdam: a saved model carries its optimizer)
 from jlan_tf.config import ModelConfig
 from jlan_tf.denoising import (BAND_NAMES, RANKS, ROUNDINGS, PositiveLossMean, band_shares, drop_rate,
                                per_entry_bce, truncation_mask)

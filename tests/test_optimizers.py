@@ -1,3 +1,6 @@
+import subprocess
+import sys
+
 import keras
 import numpy as np
 import pytest
@@ -60,3 +63,16 @@ def test_make_optimizer_names_the_two_adams():
     assert type(make_optimizer(TrainConfig(optimizer="keras_adam"))) is keras.optimizers.Adam
     with pytest.raises(ValueError, match="train.optimizer"):
         make_optimizer(TrainConfig(optimizer="sgd"))
+
+
+def test_a_saved_model_loads_where_only_the_model_module_is_imported(tmp_path):
+    # jlan-export, evidence_quality.py and TF Serving exports load run folders' model.keras in
+    # a fresh process that imports jlan_tf.model (for the layers), not the training code.
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer=FusedAdam(0.1), loss="mse")
+    model.train_on_batch(np.ones((2, 2)), np.ones((2, 1)))
+    model.save(tmp_path / "m.keras")
+    code = f"import keras, jlan_tf.model; print(type(keras.models.load_model({str(tmp_path / 'm.keras')!r}).optimizer).__name__)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().endswith("FusedAdam")
