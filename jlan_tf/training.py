@@ -137,10 +137,9 @@ def rare_code_weights(train_counts, notes: int) -> list[float] | None:
     return np.minimum(np.asarray(train_counts, np.float64) / notes, 1.0).tolist()
 
 
-# train.optimizer: "adam" is Adam as written (TensorFlow's fused kernel, jlan_tf.optimizers);
-# "keras_adam" is Keras 3's, which differs on the word vectors (see FusedAdam) and ran every
-# table recorded before 2026-11-27.
-OPTIMIZERS = {"adam": FusedAdam, "keras_adam": keras.optimizers.Adam}
+# train.optimizer: the two readings of Adam, which differ on the word vectors (FusedAdam): "adam"
+# as written, "keras_adam" as Keras 3 computes it (chosen on dev; every table before 2026-11-27).
+OPTIMIZERS = {"adam": {"square_pieces": False}, "keras_adam": {"square_pieces": True}}
 
 
 def make_optimizer(t) -> keras.optimizers.Optimizer:
@@ -153,9 +152,9 @@ def make_optimizer(t) -> keras.optimizers.Optimizer:
         raise ValueError(f"train.ema_momentum must be in [0, 1), got {t.ema_momentum}")
     if t.optimizer not in OPTIMIZERS:
         raise ValueError(f"train.optimizer must be one of {sorted(OPTIMIZERS)}, got {t.optimizer!r}")
-    optimizer = OPTIMIZERS[t.optimizer](t.learning_rate, global_clipnorm=t.clip_norm if t.clip_norm > 0 else None,
-                                        weight_decay=t.weight_decay if t.weight_decay > 0 else None,
-                                        use_ema=t.ema_momentum > 0, ema_momentum=t.ema_momentum)
+    optimizer = FusedAdam(t.learning_rate, global_clipnorm=t.clip_norm if t.clip_norm > 0 else None,
+                          weight_decay=t.weight_decay if t.weight_decay > 0 else None,
+                          use_ema=t.ema_momentum > 0, ema_momentum=t.ema_momentum, **OPTIMIZERS[t.optimizer])
     if t.weight_decay > 0:
         optimizer.exclude_from_weight_decay(var_names=["bias", "embeddings"])
     return optimizer

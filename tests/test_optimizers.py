@@ -27,40 +27,43 @@ def _train(optimizer, steps=5, densify=False):
 
 
 @pytest.mark.parametrize("options", [{}, {"use_ema": True, "ema_momentum": 0.9, "weight_decay": 0.1}])
-def test_fused_adam_is_adam_with_summed_sparse_gradients(options):
-    fused = _train(FusedAdam(0.05, **options))
-    # Keras' Adam given the summed (dense) gradients: Adam as written.
-    reference = _train(keras.optimizers.Adam(0.05, **options), densify=True)
-    for a, b in zip(fused, reference):
+def test_the_two_readings_of_adam(options):
+    # Adam as written = Keras' Adam given the summed (dense) gradients.
+    written = _train(FusedAdam(0.05, **options))
+    for a, b in zip(written, _train(keras.optimizers.Adam(0.05, **options), densify=True)):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
     start = _train(FusedAdam(0.05, **options), steps=0)[1]
-    assert np.abs(fused[1] - start)[[1, 4, 7]].min() > 0.05  # the looked-up rows moved
-    # Keras' Adam on the sparse gradients differs only on the repeated row (see FusedAdam).
-    keras_sparse = _train(keras.optimizers.Adam(0.05, **options))
-    np.testing.assert_allclose(keras_sparse[0], fused[0], rtol=1e-5, atol=1e-5)
-    differs = np.abs(keras_sparse[1] - fused[1]).max(axis=1) > 1e-4
+    assert np.abs(written[1] - start)[[1, 4, 7]].min() > 0.05  # the looked-up rows moved
+    # Keras 3's reading = Keras' Adam given the sparse gradients.
+    keras_reading = _train(FusedAdam(0.05, square_pieces=True, **options))
+    for a, b in zip(keras_reading, _train(keras.optimizers.Adam(0.05, **options))):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+    # They differ on the repeated row only.
+    np.testing.assert_allclose(keras_reading[0], written[0], rtol=1e-5, atol=1e-5)
+    differs = np.abs(keras_reading[1] - written[1]).max(axis=1) > 1e-4
     assert differs.tolist() == [i == 4 for i in range(10)]
 
 
-def test_unfused_path_under_a_strategy_is_the_same_adam(monkeypatch):
-    fused = _train(FusedAdam(0.05))
+@pytest.mark.parametrize("square_pieces", [False, True])
+def test_unfused_path_under_a_strategy_reads_adam_the_same_way(monkeypatch, square_pieces):
+    fused = _train(FusedAdam(0.05, square_pieces=square_pieces))
     monkeypatch.setattr(tf.distribute, "has_strategy", lambda: True)  # Keras' element-wise update
-    for a, b in zip(_train(FusedAdam(0.05)), fused):
+    for a, b in zip(_train(FusedAdam(0.05, square_pieces=square_pieces)), fused):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
 
 
 def test_fused_adam_round_trips_its_config():
-    optimizer = FusedAdam(0.01, beta_1=0.8, use_ema=True, ema_momentum=0.95)
+    optimizer = FusedAdam(0.01, beta_1=0.8, use_ema=True, ema_momentum=0.95, square_pieces=True)
     clone = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(optimizer))
-    assert type(clone) is FusedAdam and clone.get_config() == optimizer.get_config()
+    assert type(clone) is FusedAdam and clone.get_config() == optimizer.get_config() and clone.square_pieces
 
 
 def test_make_optimizer_names_the_two_adams():
     from jlan_tf.config import TrainConfig
     from jlan_tf.training import make_optimizer
 
-    assert type(make_optimizer(TrainConfig())) is FusedAdam
-    assert type(make_optimizer(TrainConfig(optimizer="keras_adam"))) is keras.optimizers.Adam
+    assert make_optimizer(TrainConfig()).square_pieces  # the default: Keras 3's reading, chosen on dev
+    assert not make_optimizer(TrainConfig(optimizer="adam")).square_pieces
     with pytest.raises(ValueError, match="train.optimizer"):
         make_optimizer(TrainConfig(optimizer="sgd"))
 
