@@ -8,7 +8,7 @@ truncation loss, J2+D* = J2 with the reworked denoising (relative ranking, burn-
 D_max, stochastic rounding); J2+D*+EMA = J2+D* evaluated and kept as the moving average of its
 weights (train.ema_momentum=0.99), L+S+EMA the plain sum with it, J2+D*+EMA+FE the
 defaults with the word vectors frozen (model.train_embeddings=false), J2+D*+EMA+Adam the
-same with Adam as written instead of Keras 3's (train.optimizer=adam, the defaults). Each over --seeds model seeds (default 5); OUT/paired_{dev,test}.md
+same with Adam as written instead of Keras 3's reading (train.optimizer=adam). Each over --seeds model seeds (default 5); OUT/paired_{dev,test}.md
 hold the paired differences to L+S with their 95 % intervals. Writes OUT/table.{md,csv} (test metrics, mean ± std), OUT/ablation.png,
 OUT/convergence_fusion.png (J vs L+S), OUT/convergence_truncation.png (J+D vs J) and the
 curves of every variant for TensorBoard under OUT/tensorboard.
@@ -24,7 +24,7 @@ import sys
 from _common import PAPER, curves, report_dir, sweep
 
 # Every variant as the 5-seed study ran it, before the weights' moving average became the
-# default, and with Keras 3's Adam (train.optimizer) as every variant before 2026-11-27.
+# default; Keras 3's reading of Adam (train.optimizer, the default) pinned, as they ran with it.
 VARIANTS = {name: overrides + ["train.ema_momentum=0", "train.optimizer=keras_adam"] for name, overrides in {
     "L": ["model.fusion=label_only", "train.d_max=0"],
     "S": ["model.fusion=self_only", "train.d_max=0"],
@@ -42,7 +42,8 @@ VARIANTS = {name: overrides + ["train.ema_momentum=0", "train.optimizer=keras_ad
 VARIANTS["J2+D*+EMA"] = VARIANTS["J2+D*"] + ["train.ema_momentum=0.99"]
 VARIANTS["L+S+EMA"] = VARIANTS["L+S"] + ["train.ema_momentum=0.99"]
 VARIANTS["J2+D*+EMA+FE"] = VARIANTS["J2+D*+EMA"] + ["model.train_embeddings=false"]
-# The defaults since 2026-11-27: Adam as written (TensorFlow's fused kernel; train.optimizer=adam).
+# The defaults with Adam as written instead of Keras 3's reading of it (train.optimizer=adam;
+# dev kept Keras 3's: README, Training, "Optimizer").
 VARIANTS["J2+D*+EMA+Adam"] = VARIANTS["J2+D*+EMA"] + ["train.optimizer=adam"]
 
 

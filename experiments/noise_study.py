@@ -24,8 +24,8 @@ from pathlib import Path
 from _common import parse_args, report_dir, run_all, tensorboard_curves, write_paired_table, write_table
 
 NOISE = ("0.0", "0.1", "0.2", "0.3")
-# The loss alone differs; no moving average of the weights in any, and Keras 3's Adam (as the
-# 5-seed study ran: train.optimizer).
+# The loss alone differs; no moving average of the weights in any, and Keras 3's reading of
+# Adam (train.optimizer, the default; pinned as the 5-seed study ran with it).
 AS_RECORDED = ["train.ema_momentum=0", "train.optimizer=keras_adam"]
 LOSSES = {
     "BCE": ["train.d_max=0", *AS_RECORDED],
