@@ -57,8 +57,10 @@ class FusedAdam(keras.optimizers.Adam):
         if sparse and self.square_pieces:
             squares = tf.convert_to_tensor(tf.IndexedSlices(tf.square(gradient.values), gradient.indices,
                                                             gradient.dense_shape))
-            _adam_with_squares(variable, m.value, v.value, g, tf.cast(squares, dtype), lr, beta_1, beta_2, epsilon,
-                               step)
+            values = [tf.convert_to_tensor(w) for w in (variable, m, v)]
+            for target, value in zip((variable, m, v), _adam_with_squares(
+                    *values, g, tf.cast(squares, dtype), lr, beta_1, beta_2, epsilon, step)):
+                target.assign(value)
             return
         tf.raw_ops.ResourceApplyAdam(
             var=variable.handle, m=m.handle, v=v.handle, beta1_power=tf.pow(beta_1, step),
@@ -67,8 +69,10 @@ class FusedAdam(keras.optimizers.Adam):
 
 @tf.function(jit_compile=True)
 def _adam_with_squares(variable, m, v, g, squares, lr, beta_1, beta_2, epsilon, step):
-    """Adam's update with `squares` as the second moment's input, compiled into one pass."""
+    """Adam's update with `squares` as the second moment's input, compiled into one pass: the
+    new (variable, m, v). Values in, values out (a compiled function that held variables
+    would outlive the model that owns them)."""
     alpha = lr * tf.sqrt(1 - tf.pow(beta_2, step)) / (1 - tf.pow(beta_1, step))
-    m.assign_add((g - m) * (1 - beta_1))
-    v.assign_add((squares - v) * (1 - beta_2))
-    variable.assign_sub(m * alpha / (tf.sqrt(v) + epsilon))
+    m = m + (g - m) * (1 - beta_1)
+    v = v + (squares - v) * (1 - beta_2)
+    return variable - m * alpha / (tf.sqrt(v) + epsilon), m, v

@@ -52,6 +52,23 @@ def test_unfused_path_under_a_strategy_reads_adam_the_same_way(monkeypatch, squa
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("square_pieces", [False, True])
+def test_models_trained_one_after_another_in_one_process(square_pieces):
+    # Each model compiles its own train step; the fused update must hold none of their variables.
+    import gc
+
+    x, y = np.array([[1, 2, 2, 3]]), np.ones((1, 1), np.float32)
+    for _ in range(2):
+        model = keras.Sequential([keras.Input((4,), dtype="int32"), keras.layers.Embedding(5, 3),
+                                  keras.layers.GlobalAveragePooling1D(), keras.layers.Dense(1)])
+        model.compile(optimizer=FusedAdam(0.1, square_pieces=square_pieces), loss="mse")
+        before = model.get_weights()[0].copy()
+        model.train_on_batch(x, y)
+        assert not np.allclose(model.get_weights()[0][2], before[2])  # the repeated word moved
+        del model
+        gc.collect()
+
+
 def test_fused_adam_round_trips_its_config():
     optimizer = FusedAdam(0.01, beta_1=0.8, use_ema=True, ema_momentum=0.95, square_pieces=True)
     clone = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(optimizer))
