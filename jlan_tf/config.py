@@ -73,7 +73,7 @@ class TrainConfig:
     rare_code_notes: int = 0        # > 0: a code seen in n < N training notes weighs n / N in the loss
     weight_decay: float = 0.0       # > 0: decoupled weight decay (AdamW) on all but biases and word vectors
     ema_momentum: float = 0.99      # > 0: evaluate, select and keep the weights' moving average; 0 = off (paper)
-    optimizer: str = "keras_adam"   # keras_adam (Keras 3's reading, chosen on dev) | adam (Adam as written); both fused
+    optimizer: str = "keras_adam"   # keras_adam (Keras 3's reading, chosen on dev) | adam (as written; fused, faster)
     evidence_weight: float = 0.0    # > 0: pull the fused attention onto coders' spans (jlan_tf.supervision; needs them)
     seed: int = 0
     jit_compile: bool = False       # measured slower on CPU

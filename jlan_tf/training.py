@@ -144,10 +144,11 @@ OPTIMIZERS = {"adam": {"square_pieces": False}, "keras_adam": {"square_pieces": 
 
 def make_optimizer(t) -> keras.optimizers.Optimizer:
     """Adam (``train.optimizer``, see ``OPTIMIZERS``) with ``train.learning_rate``, optional
-    global-norm clipping (``train.clip_norm``), decoupled weight decay (``train.weight_decay``: each step shrinks a weight by
-    ``learning_rate * weight_decay`` of itself, AdamW's form) on every weight but the biases and
-    the word vectors, and an exponential moving average of the weights (``train.ema_momentum``
-    = m: Keras's own, after each step ``avg = m * avg + (1 - m) * w``; see ``averaged_weights``)."""
+    global-norm clipping (``train.clip_norm``), decoupled weight decay (``train.weight_decay``:
+    each step shrinks a weight by ``learning_rate * weight_decay`` of itself, AdamW's form) on
+    every weight but the biases and the word vectors, and an exponential moving average of the
+    weights (``train.ema_momentum`` = m: Keras's own, after each step ``avg = m * avg + (1 - m) * w``;
+    see ``averaged_weights``)."""
     if not 0.0 <= t.ema_momentum < 1.0:
         raise ValueError(f"train.ema_momentum must be in [0, 1), got {t.ema_momentum}")
     if t.optimizer not in OPTIMIZERS:

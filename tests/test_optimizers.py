@@ -1,3 +1,4 @@
+import gc
 import subprocess
 import sys
 
@@ -55,8 +56,6 @@ def test_unfused_path_under_a_strategy_reads_adam_the_same_way(monkeypatch, squa
 @pytest.mark.parametrize("square_pieces", [False, True])
 def test_models_trained_one_after_another_in_one_process(square_pieces):
     # Each model compiles its own train step; the fused update must hold none of their variables.
-    import gc
-
     x, y = np.array([[1, 2, 2, 3]]), np.ones((1, 1), np.float32)
     for _ in range(2):
         model = keras.Sequential([keras.Input((4,), dtype="int32"), keras.layers.Embedding(5, 3),
