@@ -4,7 +4,9 @@
 
 Prints the time of one training step (median of --repeats runs of --steps steps) for the
 full model and for variants that remove one part, so each difference is that part's cost;
-and the BiLSTM alone (forward + backward) with Keras' LSTM and with FastLSTM, same weights.
+and the BiLSTM alone (forward + backward) with Keras' LSTM and with FastLSTM, same weights;
+and one Adam update of the word vectors (vocabulary x 100) from one batch's sparse gradient,
+with Keras' Adam and both readings of FusedAdam (train.optimizer).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import tensorflow as tf  # noqa: E402
 
 from jlan_tf.config import Config  # noqa: E402
 from jlan_tf.layers import FastLSTM  # noqa: E402
+from jlan_tf.optimizers import FusedAdam  # noqa: E402
 from jlan_tf.model import build_jlan  # noqa: E402
 from jlan_tf.training import make_optimizer  # noqa: E402
 
@@ -62,6 +65,21 @@ def bilstm_seconds(rnn, x, mask, steps, repeats) -> float:
     return timed(step, steps, repeats)
 
 
+def adam_seconds(optimizer, ids, vocab, steps, repeats) -> float:
+    """One update of a (vocab, 100) table from the gradient of looking up ``ids`` (B, T)."""
+    table = keras.Variable(np.zeros((vocab, 100), np.float32), name="embeddings")
+    optimizer.build([table])
+    ids = tf.reshape(ids, [-1])
+    pieces = tf.random.stateless_normal([tf.size(ids), 100], seed=[0, 0])
+
+    @tf.function
+    def step():
+        optimizer.apply([tf.IndexedSlices(pieces, ids, tf.constant([vocab, 100]))], [table])
+        return table[0, 0]
+
+    return timed(step, steps, repeats)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tokens", type=int, default=512)
@@ -91,6 +109,12 @@ def main(argv=None) -> int:
     for name, rnn in (("keras.layers.LSTM", keras.layers.LSTM(256, return_sequences=True)),
                       ("FastLSTM", FastLSTM(256, return_sequences=True))):
         print(f"  {name:<45} {1000 * bilstm_seconds(rnn, h, mask, args.steps, args.repeats):7.0f} ms")
+    print(f"Adam on the word vectors alone ({args.vocab} x 100, one batch's sparse gradient):")
+    for name, optimizer in (("keras.optimizers.Adam", keras.optimizers.Adam()),
+                            ("FusedAdam, Keras 3's reading (keras_adam)", FusedAdam(square_pieces=True)),
+                            ("FusedAdam, as written (adam)", FusedAdam())):
+        seconds = adam_seconds(optimizer, x["tokens"], args.vocab, 10 * args.steps, args.repeats)
+        print(f"  {name:<45} {1000 * seconds:7.1f} ms")
     return 0
 
 

@@ -45,6 +45,26 @@ def test_the_two_readings_of_adam(options):
     assert differs.tolist() == [i == 4 for i in range(10)]
 
 
+def test_keras_reading_is_fused_and_holds_for_a_word_repeated_many_times(monkeypatch):
+    # A word seen 300 times in a batch with pieces of mixed signs: the shift of v cancels against
+    # the kernel's g^2 (g^2 up to 300 s), the case where float32 rounding would show.
+    rng = np.random.default_rng(1)
+    ids = tf.constant(np.r_[np.full(300, 2), [0, 5]].astype(np.int32))
+    weights = tf.constant(rng.normal(size=(302, 1)).astype(np.float32))
+
+    def train(optimizer):
+        table = keras.Variable(np.full((6, 8), 0.5, np.float32), name="embeddings")
+        for _ in range(6):
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_sum(tf.sin(tf.gather(table, ids)) * weights)
+            optimizer.apply([tape.gradient(loss, table.value)], [table])
+        return table.numpy()
+
+    expected = train(keras.optimizers.Adam(0.05))
+    monkeypatch.setattr(keras.optimizers.Adam, "update_step", lambda *a: pytest.fail("Keras' unfused update ran"))
+    np.testing.assert_allclose(train(FusedAdam(0.05, square_pieces=True)), expected, rtol=1e-5, atol=1e-5)
+
+
 @pytest.mark.parametrize("square_pieces", [False, True])
 def test_unfused_path_under_a_strategy_reads_adam_the_same_way(monkeypatch, square_pieces):
     fused = _train(FusedAdam(0.05, square_pieces=square_pieces))
