@@ -24,7 +24,7 @@ class FusedAdam(keras.optimizers.Adam):
     Keras' `update_step` runs a dozen element-wise operations, each over the whole weight; on
     a CPU that matters for the word vectors (vocabulary x 100; README, "Model speed"). The
     kernel computes `v' = b2 v + (1 - b2) g^2`; for Keras 3's reading the rows a batch touched
-    first get `v += (1 - b2) / b2 (s - g^2)` (a scatter over those rows only), so that the
+    first get `v += (1 - b2) / b2 (s - g^2)` (zero elsewhere; added densely), so that the
     kernel's `v'` is `b2 v + (1 - b2) s`. Exact in real arithmetic; in float32 the shift
     cancels against the kernel's `g^2`, an error of about k float32 roundings of `v` for a
     word seen k times in the batch (`g^2 <= k s`): relative 1e-5 at k = 100.
