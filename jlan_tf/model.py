@@ -280,6 +280,7 @@ def _jlan_outputs(config: ModelConfig, x, num_labels: int, dim: int):
     m_self, m_label, a_self, a_label = attention(h)                              # (B, L, 2k), (B, L, T)
     v, fusion_weights = JointFusion(config.fusion, scale=config.fusion_scale, label_bias=config.fusion_label_bias,
                                     dtype="float32", name="joint_fusion")((m_self, m_label))
-    logits = LabelWiseOutput(num_labels, config.output_hidden_dim, dtype="float32", name="output")(v)  # (B, L)
+    logits = LabelWiseOutput(num_labels, config.output_hidden_dim, shared_scorer=config.output_shared_scorer,
+                             dtype="float32", name="output")(v)                  # (B, L)
     return {"logits": logits, "self_attention": a_self, "label_attention": a_label,
             "fusion_weights": fusion_weights}, attention

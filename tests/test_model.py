@@ -122,6 +122,22 @@ def test_keras_save_and_reload_gives_identical_predictions(tmp_path):
     np.testing.assert_array_equal(model(x)["label_attention"].numpy(), loaded(x)["label_attention"].numpy())
 
 
+def test_shared_scorer_starts_every_label_alike_and_reloads(tmp_path):
+    import dataclasses
+
+    model = tiny_model(config=dataclasses.replace(TINY, output_shared_scorer=True))
+    output = model.get_layer("output")
+    np.testing.assert_array_equal(output.label_weights.numpy(), 0.0)
+    model.compile(optimizer=keras.optimizers.Adam(1e-2))
+    x, y = tiny_batch()
+    model.fit(tf.data.Dataset.from_tensors((x, y)).repeat(3), epochs=1, verbose=0)
+    assert np.abs(output.label_weights.numpy()).max() > 0  # the labels depart from the shared scorer
+    model.save(tmp_path / "jlan.keras")
+    loaded = keras.models.load_model(tmp_path / "jlan.keras")
+    assert loaded.get_layer("output").shared_scorer
+    np.testing.assert_array_equal(model.predict(x, verbose=0), loaded.predict(x, verbose=0))
+
+
 @pytest.mark.parametrize("fusion", ["sum"] + [pytest.param(f, marks=pytest.mark.slow)
                                              for f in ("self_only", "label_only", "concat")])
 def test_fusion_variants_build_and_train(fusion):

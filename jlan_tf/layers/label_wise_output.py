@@ -10,10 +10,17 @@ class LabelWiseOutput(keras.layers.Layer):
     its own weight vector: `logit_j = sum_f(V'_jf * W_jf) + b_j`. Build it with
     `dtype="float32"` so logits stay float32 under mixed precision.
 
+    With `shared_scorer=True` each label's weight vector is a shared one plus its own
+    offset, `W_j = w + D_j`, with `D_j` starting at 0: every label starts with the same
+    scorer of its (label-specific, attended) vector and departs from it as far as its own
+    examples pull it. Meant for long tails, where a code seen in one or two notes cannot
+    learn a weight vector of its own (not in the paper: `model.output_shared_scorer`).
+
     Args:
         num_labels: int. Number of labels.
         hidden_dim: int. Units of the shared dense layer; 0 leaves it out.
         activation: string or callable. Activation of the shared dense layer.
+        shared_scorer: bool. Label weights = a shared vector + per-label offsets (above).
         **kwargs: other keyword arguments for `keras.layers.Layer`.
 
     Call arguments:
@@ -28,10 +35,11 @@ class LabelWiseOutput(keras.layers.Layer):
     (2, 3)
     """
 
-    def __init__(self, num_labels, hidden_dim=256, activation="tanh", **kwargs):
+    def __init__(self, num_labels, hidden_dim=256, activation="tanh", shared_scorer=False, **kwargs):
         super().__init__(**kwargs)
         self.num_labels = num_labels
         self.hidden_dim = hidden_dim
+        self.shared_scorer = shared_scorer
         self.activation = keras.activations.get(activation)
 
     def build(self, input_shape):
@@ -43,12 +51,16 @@ class LabelWiseOutput(keras.layers.Layer):
             self.shared.build(input_shape)
             features = self.hidden_dim
         self.label_weights = self.add_weight(name="label_weights", shape=(self.num_labels, features),
-                                             initializer="glorot_uniform")
+                                             initializer="zeros" if self.shared_scorer else "glorot_uniform")
+        self.scorer = None
+        if self.shared_scorer:
+            self.scorer = self.add_weight(name="scorer", shape=(features,), initializer="glorot_uniform")
         self.label_bias = self.add_weight(name="label_bias", shape=(self.num_labels,), initializer="zeros")
 
     def call(self, inputs):
         x = inputs if self.shared is None else self.shared(inputs)        # (B, l, F)
-        return ops.sum(x * self.label_weights, axis=-1) + self.label_bias  # (B, l)
+        weights = self.label_weights if self.scorer is None else self.label_weights + self.scorer
+        return ops.sum(x * weights, axis=-1) + self.label_bias             # (B, l)
 
     def compute_output_shape(self, input_shape):
         return input_shape[:-1]
@@ -56,5 +68,5 @@ class LabelWiseOutput(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update(num_labels=self.num_labels, hidden_dim=self.hidden_dim,
-                      activation=keras.activations.serialize(self.activation))
+                      activation=keras.activations.serialize(self.activation), shared_scorer=self.shared_scorer)
         return config
