@@ -7,7 +7,8 @@ one fit), on the same prepared data, split, vocabulary, word vectors and metric 
     python experiments/compare.py --seeds 3                      # the synthetic corpus, small
 
 Writes OUT/table.{md,csv} (test metrics, mean ± sd over seeds, and each model's training
-minutes per run), OUT/paired_{dev,test}.md (paired differences to JLAN), OUT/compare.png.
+minutes per run), OUT/paired_{dev,test}.md (paired differences to JLAN, or --reference; left out
+when --variants leaves the reference out), OUT/compare.png.
 Finished runs under OUT/runs are reused, so --only-seeds can split the work over processes.
 """
 
@@ -35,8 +36,11 @@ def main(argv=None) -> int:
     out = report_dir(args)
     minutes = {name: {"train_minutes": [sum(e.get("seconds", 0.0) for e in r["epochs"]) / 60 for r in runs]}
                for name, runs in results.items()}
-    for block in ("dev", "test"):
-        print(write_paired_table(results, out, "JLAN", block))
+    reference = args.reference or "JLAN"
+    for block in ("dev", "test") if reference in results else ():
+        print(write_paired_table(results, out, reference, block))
+    if reference not in results:
+        print(f"no paired tables: the reference {reference!r} is not among --variants (see --reference)")
 
     import baseline_lr
     from jlan_tf.data.prepared import load_prepared

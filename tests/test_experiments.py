@@ -176,6 +176,10 @@ def test_compare_runs_every_model_and_lr(tmp_path, monkeypatch):
     assert configs["JointLAAT-seed0"]["model"]["arch"] == "jointlaat"
     assert configs["CAML-seed0"]["train"]["learning_rate"] == 1e-4  # the preset's, not JLAN's
     assert (tmp_path / "out" / "compare.png").stat().st_size > 1000
+    # A subset without JLAN (e.g. baselines run in another process): a table, no paired tables.
+    assert compare.main(args + ["--report-only", "--variants", "LAAT,CAML", "--report-to", str(tmp_path / "sub")]) == 0
+    assert "| LAAT | 1 | " in (tmp_path / "sub" / "table.md").read_text()
+    assert not (tmp_path / "sub" / "paired_dev.md").exists()
 
 
 def test_label_bands_table():
