@@ -37,9 +37,10 @@ def main(argv=None) -> int:
     minutes = {name: {"train_minutes": [sum(e.get("seconds", 0.0) for e in r["epochs"]) / 60 for r in runs]}
                for name, runs in results.items()}
     reference = args.reference or "JLAN"
-    for block in ("dev", "test") if reference in results else ():
-        print(write_paired_table(results, out, reference, block))
-    if reference not in results:
+    if reference in results:
+        for block in ("dev", "test"):
+            print(write_paired_table(results, out, reference, block))
+    else:
         print(f"no paired tables: the reference {reference!r} is not among --variants (see --reference)")
 
     import baseline_lr

@@ -25,8 +25,8 @@ import tensorflow as tf  # noqa: E402
 
 from jlan_tf.config import Config  # noqa: E402
 from jlan_tf.layers import FastLSTM  # noqa: E402
-from jlan_tf.optimizers import FusedAdam  # noqa: E402
 from jlan_tf.model import build_jlan  # noqa: E402
+from jlan_tf.optimizers import FusedAdam  # noqa: E402
 from jlan_tf.training import make_optimizer  # noqa: E402
 
 VARIANTS = {  # name -> model overrides; the difference to "full" is the cost of what is removed
