@@ -10,7 +10,8 @@ weights (train.ema_momentum=0.99), L+S+EMA the plain sum with it, J2+D*+EMA+FE t
 defaults with the word vectors frozen (model.train_embeddings=false), J2+D*+EMA+Adam the
 same with Adam as written instead of Keras 3's reading (train.optimizer=adam); J2+D*+EMA+U128
 and +U64 the defaults with 128 or 64 LSTM units per direction instead of 256; J2+D*+EMA+SS the
-defaults with a shared output scorer (model.output_shared_scorer). Each over --seeds model seeds (default 5); OUT/paired_{dev,test}.md
+defaults with a shared output scorer (model.output_shared_scorer), J2+D*+EMA+DS with output
+weights drawn from the code descriptions (model.output_description_scorer). Each over --seeds model seeds (default 5); OUT/paired_{dev,test}.md
 hold the paired differences to L+S with their 95 % intervals. Writes OUT/table.{md,csv} (test metrics, mean ± std), OUT/ablation.png,
 OUT/convergence_fusion.png (J vs L+S), OUT/convergence_truncation.png (J+D vs J) and the
 curves of every variant for TensorBoard under OUT/tensorboard.
@@ -54,6 +55,8 @@ VARIANTS["J2+D*+EMA+U64"] = VARIANTS["J2+D*+EMA"] + ["model.lstm_units=64"]
 # The defaults with a shared output scorer (label weights = a shared vector + per-label offsets
 # from 0, model.output_shared_scorer): can the rarer codes borrow a scorer from the frequent ones?
 VARIANTS["J2+D*+EMA+SS"] = VARIANTS["J2+D*+EMA"] + ["model.output_shared_scorer=true"]
+# ... or from the codes with similar descriptions (model.output_description_scorer)?
+VARIANTS["J2+D*+EMA+DS"] = VARIANTS["J2+D*+EMA"] + ["model.output_description_scorer=true"]
 
 
 def main(argv=None) -> int:

@@ -52,6 +52,7 @@ class ModelConfig:
     fusion_label_bias: bool = True  # joint: per-label gate biases (the paper: one per view)
     output_hidden_dim: int = 256    # shared dense before the label-wise layer; 0 = none
     output_shared_scorer: bool = False  # label weights = a shared vector + per-label offsets from 0 (long tails)
+    output_description_scorer: bool = False  # label weights = a projection of the description + offsets from 0
     prior_bias: bool = True         # output biases start at the log-odds of each code's frequency
     parent_projection_dim: int = 128  # jointlaat: the parent probabilities' projection (Vu et al.: 128)
     precision: str = "auto"         # auto (mixed_float16 on GPU, float32 on CPU) | float32 | mixed_float16

@@ -260,10 +260,16 @@ def build_jlan(config: ModelConfig, embeddings: np.ndarray, num_labels: int,
             np.multiply.at(absent, label_parents, 1 - p)
             q = np.clip(1 - absent, 1e-4, 1 - 1e-4)
             model.get_layer("parent_output").label_bias.assign(np.log(q / (1 - q)).astype(np.float32))
+    needs_descriptions = [model.get_layer("output")] if model.get_layer("output").description_scorer else []
     if attention is not None and config.label_queries == "description":
+        needs_descriptions.append(attention)
+    if needs_descriptions:
         if descriptions is None:
-            raise ValueError("label_queries='description' needs the tokenized code descriptions")
-        attention.set_descriptions(description_embeddings(descriptions, embeddings))
+            raise ValueError("label_queries='description' and model.output_description_scorer need the tokenized "
+                             "code descriptions")
+        matrix = description_embeddings(descriptions, embeddings)
+        for layer in needs_descriptions:
+            layer.set_descriptions(matrix)
     return model
 
 
@@ -281,6 +287,7 @@ def _jlan_outputs(config: ModelConfig, x, num_labels: int, dim: int):
     v, fusion_weights = JointFusion(config.fusion, scale=config.fusion_scale, label_bias=config.fusion_label_bias,
                                     dtype="float32", name="joint_fusion")((m_self, m_label))
     logits = LabelWiseOutput(num_labels, config.output_hidden_dim, shared_scorer=config.output_shared_scorer,
+                             description_scorer=config.output_description_scorer, description_dim=dim,
                              dtype="float32", name="output")(v)                  # (B, L)
     return {"logits": logits, "self_attention": a_self, "label_attention": a_label,
             "fusion_weights": fusion_weights}, attention

@@ -122,19 +122,28 @@ def test_keras_save_and_reload_gives_identical_predictions(tmp_path):
     np.testing.assert_array_equal(model(x)["label_attention"].numpy(), loaded(x)["label_attention"].numpy())
 
 
-def test_shared_scorer_starts_every_label_alike_and_reloads(tmp_path):
+@pytest.mark.parametrize("scorer", ["output_shared_scorer", "output_description_scorer"])
+def test_borrowing_scorers_start_from_what_they_borrow_and_reload(tmp_path, scorer):
     import dataclasses
 
-    model = tiny_model(config=dataclasses.replace(TINY, output_shared_scorer=True))
+    model = tiny_model(config=dataclasses.replace(TINY, **{scorer: True}))
     output = model.get_layer("output")
     np.testing.assert_array_equal(output.label_weights.numpy(), 0.0)
+    if scorer == "output_description_scorer":  # the descriptions' mean word vectors, at unit length
+        expected = description_embeddings([np.array([2 + i, 10 + i]) for i in range(LABELS)],
+                                          model.get_layer("embedding").embeddings.numpy())
+        expected /= np.linalg.norm(expected, axis=1, keepdims=True)
+        np.testing.assert_allclose(output.descriptions.numpy(), expected, rtol=1e-5)
+        with pytest.raises(ValueError, match="descriptions"):
+            build_jlan(dataclasses.replace(TINY, output_description_scorer=True, label_queries="trainable"),
+                       np.zeros((VOCAB, DIM), np.float32), LABELS)
     model.compile(optimizer=keras.optimizers.Adam(1e-2))
     x, y = tiny_batch()
     model.fit(tf.data.Dataset.from_tensors((x, y)).repeat(3), epochs=1, verbose=0)
     assert np.abs(output.label_weights.numpy()).max() > 0  # the labels depart from the shared scorer
     model.save(tmp_path / "jlan.keras")
     loaded = keras.models.load_model(tmp_path / "jlan.keras")
-    assert loaded.get_layer("output").shared_scorer
+    assert getattr(loaded.get_layer("output"), scorer.removeprefix("output_"))
     np.testing.assert_array_equal(model.predict(x, verbose=0), loaded.predict(x, verbose=0))
 
 

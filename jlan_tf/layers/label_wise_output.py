@@ -10,17 +10,25 @@ class LabelWiseOutput(keras.layers.Layer):
     its own weight vector: `logit_j = sum_f(V'_jf * W_jf) + b_j`. Build it with
     `dtype="float32"` so logits stay float32 under mixed precision.
 
-    With `shared_scorer=True` each label's weight vector is a shared one plus its own
-    offset, `W_j = w + D_j`, with `D_j` starting at 0: every label starts with the same
-    scorer of its (label-specific, attended) vector and departs from it as far as its own
-    examples pull it. Meant for long tails, where a code seen in one or two notes cannot
-    learn a weight vector of its own (not in the paper: `model.output_shared_scorer`).
+    Two options (not in the paper) let a label's weight vector borrow from others, meant for
+    long tails, where a code seen in one or two notes cannot learn a weight vector of its
+    own. Each adds a term to `W_j`, and with either of them the label's own part `E_j`
+    starts at 0:
+
+    - `shared_scorer=True`: `W_j = w + E_j`, one shared vector `w` (`model.output_shared_scorer`);
+    - `description_scorer=True`: `W_j = d_j P + E_j`, with `d_j` the code's description
+      embedding (a fixed `(labels, description_dim)` matrix, set with `set_descriptions`
+      after the layer is built, each row scaled to unit length; small random values until
+      then) and `P` a learned projection: codes with similar descriptions start with similar
+      scorers (`model.output_description_scorer`). Both together: `W_j = w + d_j P + E_j`.
 
     Args:
         num_labels: int. Number of labels.
         hidden_dim: int. Units of the shared dense layer; 0 leaves it out.
         activation: string or callable. Activation of the shared dense layer.
-        shared_scorer: bool. Label weights = a shared vector + per-label offsets (above).
+        shared_scorer: bool. Add a shared weight vector (above).
+        description_scorer: bool. Add a projection of the description embeddings (above).
+        description_dim: int. Width of the description embeddings (the word-vector size).
         **kwargs: other keyword arguments for `keras.layers.Layer`.
 
     Call arguments:
@@ -35,11 +43,14 @@ class LabelWiseOutput(keras.layers.Layer):
     (2, 3)
     """
 
-    def __init__(self, num_labels, hidden_dim=256, activation="tanh", shared_scorer=False, **kwargs):
+    def __init__(self, num_labels, hidden_dim=256, activation="tanh", shared_scorer=False, description_scorer=False,
+                 description_dim=100, **kwargs):
         super().__init__(**kwargs)
         self.num_labels = num_labels
         self.hidden_dim = hidden_dim
         self.shared_scorer = shared_scorer
+        self.description_scorer = description_scorer
+        self.description_dim = description_dim
         self.activation = keras.activations.get(activation)
 
     def build(self, input_shape):
@@ -50,17 +61,40 @@ class LabelWiseOutput(keras.layers.Layer):
                                              dtype=self.dtype_policy)
             self.shared.build(input_shape)
             features = self.hidden_dim
+        borrowed = self.shared_scorer or self.description_scorer
         self.label_weights = self.add_weight(name="label_weights", shape=(self.num_labels, features),
-                                             initializer="zeros" if self.shared_scorer else "glorot_uniform")
+                                             initializer="zeros" if borrowed else "glorot_uniform")
         self.scorer = None
         if self.shared_scorer:
             self.scorer = self.add_weight(name="scorer", shape=(features,), initializer="glorot_uniform")
+        self.descriptions = self.description_projection = None
+        if self.description_scorer:
+            self.descriptions = self.add_weight(name="descriptions", shape=(self.num_labels, self.description_dim),
+                                                initializer="random_normal", trainable=False)
+            self.description_projection = self.add_weight(name="description_projection",
+                                                          shape=(self.description_dim, features),
+                                                          initializer="glorot_uniform")
         self.label_bias = self.add_weight(name="label_bias", shape=(self.num_labels,), initializer="zeros")
+
+    def set_descriptions(self, matrix):
+        """Sets the (labels x description_dim) description embeddings; rows are scaled to unit
+        length (a code without a description keeps a row of zeros)."""
+        matrix = ops.convert_to_tensor(matrix, self.descriptions.dtype)
+        norms = ops.sqrt(ops.sum(ops.square(matrix), axis=-1, keepdims=True))
+        self.descriptions.assign(matrix / ops.maximum(norms, 1e-12))
+
+    def label_weight_matrix(self):
+        """`W` (labels, features): the label's own part plus what it borrows."""
+        weights = self.label_weights
+        if self.scorer is not None:
+            weights = weights + self.scorer
+        if self.descriptions is not None:
+            weights = weights + ops.matmul(self.descriptions, self.description_projection)
+        return weights
 
     def call(self, inputs):
         x = inputs if self.shared is None else self.shared(inputs)        # (B, l, F)
-        weights = self.label_weights if self.scorer is None else self.label_weights + self.scorer
-        return ops.sum(x * weights, axis=-1) + self.label_bias             # (B, l)
+        return ops.sum(x * self.label_weight_matrix(), axis=-1) + self.label_bias  # (B, l)
 
     def compute_output_shape(self, input_shape):
         return input_shape[:-1]
@@ -68,5 +102,6 @@ class LabelWiseOutput(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update(num_labels=self.num_labels, hidden_dim=self.hidden_dim,
-                      activation=keras.activations.serialize(self.activation), shared_scorer=self.shared_scorer)
+                      activation=keras.activations.serialize(self.activation), shared_scorer=self.shared_scorer,
+                      description_scorer=self.description_scorer, description_dim=self.description_dim)
         return config
