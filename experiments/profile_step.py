@@ -6,7 +6,11 @@ Prints the time of one training step (median of --repeats runs of --steps steps)
 full model and for variants that remove one part, so each difference is that part's cost;
 and the BiLSTM alone (forward + backward) with Keras' LSTM and with FastLSTM, same weights;
 and one Adam update of the word vectors (vocabulary x 100) from one batch's sparse gradient,
-with Keras' Adam and both readings of FusedAdam (train.optimizer).
+with Keras' Adam and both readings of FusedAdam (train.optimizer). Last, how close the BiLSTM
+is to what this machine can do: the floating-point operations of its matrix products per
+training step, the rate FastLSTM achieves, and the rate of the same step-sized product alone
+in a compiled loop of the same length (the recurrence: no loop can run faster than that), and
+of one large product.
 """
 
 from __future__ import annotations
@@ -80,6 +84,34 @@ def adam_seconds(optimizer, ids, vocab, steps, repeats) -> float:
     return timed(step, steps, repeats)
 
 
+def bilstm_flops(batch: int, tokens: int, inputs: int, units: int) -> float:
+    """Floating-point operations of a BiLSTM's matrix products in one training step: per
+    direction, the input projection and the recurrent product forward, and for each of them the
+    gradient of its input and of its weights (each as many as the forward product)."""
+    per_direction = 3 * 2 * tokens * batch * 4 * units * (inputs + units)
+    return 2 * per_direction
+
+
+def chained_product_seconds(batch: int, units: int, tokens: int, repeats: int) -> float:
+    """A compiled loop of ``tokens`` dependent (batch, units) x (units, 4 units) products: the
+    recurrent product of one direction's forward pass with nothing else around it."""
+    w = tf.random.normal([units, 4 * units], stddev=0.05)
+    h0 = tf.random.normal([batch, units])
+
+    @tf.function(jit_compile=True)
+    def loop(h):
+        return tf.while_loop(lambda t, h: t < tokens, lambda t, h: (t + 1, tf.tanh(tf.matmul(h, w)[:, :units])),
+                             (0, h))[1]
+
+    return timed(lambda: loop(h0), 3, repeats)
+
+
+def large_product_gflops(n: int, repeats: int) -> float:
+    a, b = tf.random.normal([n, n]), tf.random.normal([n, n])
+    product = tf.function(lambda: tf.matmul(a, b))
+    return 2 * n ** 3 / timed(product, 3, repeats) / 1e9
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tokens", type=int, default=512)
@@ -108,7 +140,15 @@ def main(argv=None) -> int:
     print("BiLSTM alone (256 units per direction, forward + backward):")
     for name, rnn in (("keras.layers.LSTM", keras.layers.LSTM(256, return_sequences=True)),
                       ("FastLSTM", FastLSTM(256, return_sequences=True))):
-        print(f"  {name:<45} {1000 * bilstm_seconds(rnn, h, mask, args.steps, args.repeats):7.0f} ms")
+        fast = bilstm_seconds(rnn, h, mask, args.steps, args.repeats)
+        print(f"  {name:<45} {1000 * fast:7.0f} ms")
+    flops = bilstm_flops(args.batch, args.tokens, 100, 256)
+    product = chained_product_seconds(args.batch, 256, args.tokens, args.repeats)
+    print(f"BiLSTM matrix products per training step: {flops / 1e9:.1f} GFLOP; FastLSTM runs them at "
+          f"{flops / fast / 1e9:.1f} GFLOP/s (its other work included)")
+    print(f"  the recurrent product alone, {args.tokens} dependent ({args.batch}x256)x(256x1024) products: "
+          f"{2 * args.tokens * args.batch * 256 * 1024 / product / 1e9:.1f} GFLOP/s; "
+          f"one 2048x2048 product: {large_product_gflops(2048, args.repeats):.1f} GFLOP/s")
     print(f"Adam on the word vectors alone ({args.vocab} x 100, one batch's sparse gradient):")
     for name, optimizer in (("keras.optimizers.Adam", keras.optimizers.Adam()),
                             ("FusedAdam, Keras 3's reading (keras_adam)", FusedAdam(square_pieces=True)),
