@@ -212,9 +212,13 @@ def test_seed_ensemble_table_averages_the_runs_scores():
     y = np.array([[1, 1], [1, 1], [0, 0], [0, 0]])
     a = np.array([[1.0, 1.0], [0.4, 0.4], [0.5, 0.5], [0.0, 0.0]])  # each run ranks 3 of 4 pairs right
     b = np.array([[0.4, 0.4], [1.0, 1.0], [0.0, 0.0], [0.5, 0.5]])
-    table = ensemble_table(y, [a, b], {"reversed": 1.0 - y})
+    table = ensemble_table(y, [a, b], {"reversed": 1.0 - y, "like a": a})
     cells = lambda line: [c.strip() for c in line.strip("|").split("|")]
     rows = {cells(line)[0]: cells(line) for line in table.splitlines() if line.startswith("| ")}
     assert rows["one run (mean ± sd of 2)"][2] == "0.750 ± 0.000"  # macro-AUC
     assert rows["mean of the first 2 runs"][2] == "1.000"  # their mean ranks every pair right
     assert rows["reversed"][2] == "0.000"
+    # With a reference: (run + reference) / 2 for each run, and (mean of the runs + reference) / 2.
+    assert rows["one run and like a, mean of the two scores (mean ± sd of 2)"][2] == "0.875 ± 0.177"
+    assert rows["mean of all 2 runs and like a (half each)"][2] == "1.000"
+    assert rows["mean of all 2 runs and reversed (half each)"][2] == "0.000"
