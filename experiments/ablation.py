@@ -11,7 +11,8 @@ defaults with the word vectors frozen (model.train_embeddings=false), J2+D*+EMA+
 same with Adam as written instead of Keras 3's reading (train.optimizer=adam); J2+D*+EMA+U128
 and +U64 the defaults with 128 or 64 LSTM units per direction instead of 256; J2+D*+EMA+SS the
 defaults with a shared output scorer (model.output_shared_scorer), J2+D*+EMA+DS with output
-weights drawn from the code descriptions (model.output_description_scorer). Each over --seeds model seeds (default 5); OUT/paired_{dev,test}.md
+weights drawn from the code descriptions (model.output_description_scorer), J2+D*+EMA995 the
+defaults with a longer moving average (momentum 0.995 instead of 0.99). Each over --seeds model seeds (default 5); OUT/paired_{dev,test}.md
 hold the paired differences to L+S with their 95 % intervals. Writes OUT/table.{md,csv} (test metrics, mean ± std), OUT/ablation.png,
 OUT/convergence_fusion.png (J vs L+S), OUT/convergence_truncation.png (J+D vs J) and the
 curves of every variant for TensorBoard under OUT/tensorboard.
@@ -57,6 +58,9 @@ VARIANTS["J2+D*+EMA+U64"] = VARIANTS["J2+D*+EMA"] + ["model.lstm_units=64"]
 VARIANTS["J2+D*+EMA+SS"] = VARIANTS["J2+D*+EMA"] + ["model.output_shared_scorer=true"]
 # ... or from the codes with similar descriptions (model.output_description_scorer)?
 VARIANTS["J2+D*+EMA+DS"] = VARIANTS["J2+D*+EMA"] + ["model.output_description_scorer=true"]
+# The average over about twice as many steps (~200, 8 CodiEsp epochs): more of a seed ensemble's
+# variance reduction, or only more lag?
+VARIANTS["J2+D*+EMA995"] = VARIANTS["J2+D*"] + ["train.ema_momentum=0.995"]
 
 
 def main(argv=None) -> int:
