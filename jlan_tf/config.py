@@ -3,8 +3,9 @@
 Defaults: the paper's architecture and sizes; for its two ideas, the forms chosen on dev in
 the README's 5-seed CodiEsp-50 study (joint fusion scaled by 2 with per-label gate biases;
 the truncation loss with relative ranking, burn-in, D_max 0.1, stochastic rounding; early
-stopping on dev MAP), and the weights' moving average (``train.ema_momentum=0.99``, chosen on
-dev the same way). The paper's form of both: ``--set preset=jlan_paper`` (``PRESETS``); the
+stopping on dev MAP), the weights' moving average (``train.ema_momentum=0.99``) and output
+weights drawn from the code descriptions (``model.output_description_scorer``), each chosen on
+dev the same way. The paper's form of both: ``--set preset=jlan_paper`` (``PRESETS``); the
 baselines' presets keep their published settings (no moving average).
 
 Sections: ``data`` (what to train on), ``model`` (the network), ``train`` (optimisation
@@ -52,7 +53,7 @@ class ModelConfig:
     fusion_label_bias: bool = True  # joint: per-label gate biases (the paper: one per view)
     output_hidden_dim: int = 256    # shared dense before the label-wise layer; 0 = none
     output_shared_scorer: bool = False  # label weights = a shared vector + per-label offsets from 0 (long tails)
-    output_description_scorer: bool = False  # label weights = a projection of the description + offsets from 0
+    output_description_scorer: bool = True  # label weights = a projection of the description + offsets from 0 (paper: own)
     prior_bias: bool = True         # output biases start at the log-odds of each code's frequency
     parent_projection_dim: int = 128  # jointlaat: the parent probabilities' projection (Vu et al.: 128)
     precision: str = "auto"         # auto (mixed_float16 on GPU, float32 on CPU) | float32 | mixed_float16
@@ -88,7 +89,7 @@ PRESETS = {
     "jlan": {},
     "jlan_paper": {"model.fusion_scale": 1, "model.fusion_label_bias": False, "train.d_max": 0.15,
                    "train.drop_rank": "loss", "train.burn_in_epochs": 0, "train.drop_rounding": "ceil",
-                   "train.ema_momentum": 0},
+                   "train.ema_momentum": 0, "model.output_description_scorer": False},
     # Mullenbach et al. 2018 (MIMIC-III-50): 50 maps of width 10, dropout 0.2, Adam 1e-4.
     "caml": {"model.arch": "caml", "model.conv_filters": 50, "model.kernel_size": 10, "model.embedding_dropout": 0.2,
              "train.learning_rate": 1e-4, "train.d_max": 0, "train.ema_momentum": 0},
