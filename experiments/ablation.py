@@ -12,7 +12,9 @@ same with Adam as written instead of Keras 3's reading (train.optimizer=adam); J
 and +U64 the defaults with 128 or 64 LSTM units per direction instead of 256; J2+D*+EMA+SS the
 defaults with a shared output scorer (model.output_shared_scorer), J2+D*+EMA+DS with output
 weights drawn from the code descriptions (model.output_description_scorer), J2+D*+EMA995 the
-defaults with a longer moving average (momentum 0.995 instead of 0.99). Each over --seeds model seeds (default 5); OUT/paired_{dev,test}.md
+defaults with a longer moving average (momentum 0.995 instead of 0.99); L+S+EMA+DS and
+J2+EMA+DS the plain sum and joint fusion without denoising, both with the description scorer
+(the two ideas measured one at a time under the defaults). Each over --seeds model seeds (default 5); OUT/paired_{dev,test}.md
 hold the paired differences to L+S with their 95 % intervals. Writes OUT/table.{md,csv} (test metrics, mean ± std), OUT/ablation.png,
 OUT/convergence_fusion.png (J vs L+S), OUT/convergence_truncation.png (J+D vs J) and the
 curves of every variant for TensorBoard under OUT/tensorboard.
@@ -60,6 +62,10 @@ VARIANTS["J2+D*+EMA+U64"] = VARIANTS["J2+D*+EMA"] + ["model.lstm_units=64"]
 VARIANTS["J2+D*+EMA+SS"] = VARIANTS["J2+D*+EMA"] + ["model.output_shared_scorer=true"]
 # ... or from the codes with similar descriptions (model.output_description_scorer)?
 VARIANTS["J2+D*+EMA+DS"] = VARIANTS["J2+D*+EMA"] + ["model.output_description_scorer=true"]
+# The two ideas one at a time under the defaults (description scorer and average on): neither
+# (L+S+EMA+DS), joint fusion alone (J2+EMA+DS), both (J2+D*+EMA+DS, the defaults).
+VARIANTS["L+S+EMA+DS"] = VARIANTS["L+S+EMA"] + ["model.output_description_scorer=true"]
+VARIANTS["J2+EMA+DS"] = VARIANTS["J2"] + ["train.ema_momentum=0.99", "model.output_description_scorer=true"]
 # The average over about twice as many steps (~200, 8 CodiEsp epochs): more of a seed ensemble's
 # variance reduction, or only more lag?
 VARIANTS["J2+D*+EMA995"] = VARIANTS["J2+D*"] + ["train.ema_momentum=0.995"]

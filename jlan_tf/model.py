@@ -252,15 +252,16 @@ def build_jlan(config: ModelConfig, embeddings: np.ndarray, num_labels: int,
                       warmup_steps=warmup_steps, stop_step=stop_step, label_parents=label_parents, **denoising)
     # Assigned, not a Constant initializer: that would copy the matrix into the JSON config.
     embedding.embeddings.assign(embeddings)
+    output = model.get_layer("output")
     if config.prior_bias and label_priors is not None:
         p = np.clip(np.asarray(label_priors, np.float64), 1e-4, 1 - 1e-4)
-        model.get_layer("output").label_bias.assign(np.log(p / (1 - p)).astype(np.float32))
+        output.label_bias.assign(np.log(p / (1 - p)).astype(np.float32))
         if label_parents is not None:  # a parent's frequency as if its codes were independent
             absent = np.ones(max(label_parents) + 1)
             np.multiply.at(absent, label_parents, 1 - p)
             q = np.clip(1 - absent, 1e-4, 1 - 1e-4)
             model.get_layer("parent_output").label_bias.assign(np.log(q / (1 - q)).astype(np.float32))
-    needs_descriptions = [model.get_layer("output")] if model.get_layer("output").description_scorer else []
+    needs_descriptions = [output] if output.description_scorer else []
     if attention is not None and config.label_queries == "description":
         needs_descriptions.append(attention)
     if needs_descriptions:

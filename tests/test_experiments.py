@@ -39,6 +39,21 @@ def test_ablation_writes_table_and_figures(tmp_path, monkeypatch):
         ablation.main(args + ["--report-only", "--reference", "J2"])
 
 
+def test_every_ablation_variant_is_a_valid_config():
+    import ablation
+    from jlan_tf.config import Config
+
+    configs = {name: Config().apply_overrides(overrides) for name, overrides in ablation.VARIANTS.items()}
+    # The two ideas one at a time under the defaults: each variant differs from the next in one idea.
+    neither, fusion, both = configs["L+S+EMA+DS"], configs["J2+EMA+DS"], configs["J2+D*+EMA+DS"]
+    assert (neither.model.fusion, neither.train.d_max) == ("sum", 0.0)
+    assert (fusion.model.fusion, fusion.model.fusion_scale, fusion.train.d_max) == ("joint", 2.0, 0.0)
+    assert (both.model.fusion, both.train.d_max, both.train.drop_rank) == ("joint", 0.1, "relative")
+    for c in (neither, fusion, both):
+        assert c.model.output_description_scorer and c.train.ema_momentum == 0.99
+    assert not configs["J2+D*+EMA"].model.output_description_scorer  # the recorded study's pin
+
+
 def test_table_mean_and_std(tmp_path):
     from _common import write_table
 
