@@ -14,7 +14,10 @@ defaults with a shared output scorer (model.output_shared_scorer), J2+D*+EMA+DS 
 weights drawn from the code descriptions (model.output_description_scorer), J2+D*+EMA995 the
 defaults with a longer moving average (momentum 0.995 instead of 0.99); L+S+EMA+DS and
 J2+EMA+DS the plain sum and joint fusion without denoising, both with the description scorer
-(the two ideas measured one at a time under the defaults). Each over --seeds model seeds (default 5); OUT/paired_{dev,test}.md
+(the two ideas measured one at a time under the defaults); J2+D*+EMA+DS+WD the defaults with
+decoupled weight decay (train.weight_decay=1: a weight no gradient holds up shrinks by about a
+third over 400 steps, pulling each code's own output part E_j towards the description-based
+weights). Each over --seeds model seeds (default 5); OUT/paired_{dev,test}.md
 hold the paired differences to L+S with their 95 % intervals. Writes OUT/table.{md,csv} (test metrics, mean ± std), OUT/ablation.png,
 OUT/convergence_fusion.png (J vs L+S), OUT/convergence_truncation.png (J+D vs J) and the
 curves of every variant for TensorBoard under OUT/tensorboard.
@@ -29,10 +32,10 @@ import sys
 
 from _common import PAPER, curves, report_dir, sweep
 
-# Every variant as the 5-seed study ran it, before the weights' moving average and the description
-# scorer became defaults; Keras 3's reading of Adam (train.optimizer, the default) pinned, as they ran with it.
+# Every variant as the 5-seed study ran it, before the weights' moving average, the description
+# scorer and weight decay became defaults; Keras 3's reading of Adam (train.optimizer, the default) pinned, as they ran with it.
 VARIANTS = {name: overrides + ["train.ema_momentum=0", "train.optimizer=keras_adam",
-                               "model.output_description_scorer=false"] for name, overrides in {
+                               "model.output_description_scorer=false", "train.weight_decay=0"] for name, overrides in {
     "L": ["model.fusion=label_only", "train.d_max=0"],
     "S": ["model.fusion=self_only", "train.d_max=0"],
     "L+S": ["model.fusion=sum", "train.d_max=0"],
@@ -45,7 +48,7 @@ VARIANTS = {name: overrides + ["train.ema_momentum=0", "train.optimizer=keras_ad
               "train.drop_rounding=stochastic"],
 }.items()}
 # J2+D* with the weights' moving average: the defaults until the description scorer (README,
-# issue 12; J2+D*+EMA+DS below is the defaults now); the plain sum with it (do the two ideas pay
+# issue 12; J2+D*+EMA+DS+WD below is the defaults now); the plain sum with it (do the two ideas pay
 # under the average?); and J2+D*+EMA with frozen word vectors.
 VARIANTS["J2+D*+EMA"] = VARIANTS["J2+D*"] + ["train.ema_momentum=0.99"]
 VARIANTS["L+S+EMA"] = VARIANTS["L+S"] + ["train.ema_momentum=0.99"]
@@ -66,6 +69,8 @@ VARIANTS["J2+D*+EMA+DS"] = VARIANTS["J2+D*+EMA"] + ["model.output_description_sc
 # (L+S+EMA+DS), joint fusion alone (J2+EMA+DS), both (J2+D*+EMA+DS, the defaults).
 VARIANTS["L+S+EMA+DS"] = VARIANTS["L+S+EMA"] + ["model.output_description_scorer=true"]
 VARIANTS["J2+EMA+DS"] = VARIANTS["J2"] + ["train.ema_momentum=0.99", "model.output_description_scorer=true"]
+# The defaults with weight decay: do the rarer codes' own output parts (E_j) overfit their few notes?
+VARIANTS["J2+D*+EMA+DS+WD"] = VARIANTS["J2+D*+EMA+DS"] + ["train.weight_decay=1"]
 # The average over about twice as many steps (~200, 8 CodiEsp epochs): more of a seed ensemble's
 # variance reduction, or only more lag?
 VARIANTS["J2+D*+EMA995"] = VARIANTS["J2+D*"] + ["train.ema_momentum=0.995"]

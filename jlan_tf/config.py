@@ -4,9 +4,10 @@ Defaults: the paper's architecture and sizes; for its two ideas, the forms chose
 the README's 5-seed CodiEsp-50 study (joint fusion scaled by 2 with per-label gate biases;
 the truncation loss with relative ranking, burn-in, D_max 0.1, stochastic rounding; early
 stopping on dev MAP), the weights' moving average (``train.ema_momentum=0.99``) and output
-weights drawn from the code descriptions (``model.output_description_scorer``), each chosen on
-dev the same way. The paper's form of both: ``--set preset=jlan_paper`` (``PRESETS``); the
-baselines' presets keep their published settings (no moving average).
+weights drawn from the code descriptions (``model.output_description_scorer``) and decoupled
+weight decay (``train.weight_decay=1``), each chosen on dev the same way. The paper's form of
+both: ``--set preset=jlan_paper`` (``PRESETS``); the baselines' presets keep their published
+settings (no moving average, no weight decay).
 
 Sections: ``data`` (what to train on), ``model`` (the network), ``train`` (optimisation
 and the denoising schedule). Unknown keys are an error; values are parsed to the field's
@@ -74,7 +75,7 @@ class TrainConfig:
     select_on: str = "map"          # the dev metric of early stopping: map | micro_f1 | micro_f1_tuned
     clip_norm: float = 0.0          # > 0: clip the global gradient norm
     rare_code_notes: int = 0        # > 0: a code seen in n < N training notes weighs n / N in the loss
-    weight_decay: float = 0.0       # > 0: decoupled weight decay (AdamW) on all but biases and word vectors
+    weight_decay: float = 1.0       # > 0: decoupled weight decay (AdamW) on all but biases and word vectors; 0 = off (paper)
     ema_momentum: float = 0.99      # > 0: evaluate, select and keep the weights' moving average; 0 = off (paper)
     optimizer: str = "keras_adam"   # keras_adam (Keras 3's reading, chosen on dev) | adam (as written; fused, faster)
     evidence_weight: float = 0.0    # > 0: pull the fused attention onto coders' spans (jlan_tf.supervision; needs them)
@@ -89,24 +90,25 @@ PRESETS = {
     "jlan": {},
     "jlan_paper": {"model.fusion_scale": 1, "model.fusion_label_bias": False, "train.d_max": 0.15,
                    "train.drop_rank": "loss", "train.burn_in_epochs": 0, "train.drop_rounding": "ceil",
-                   "train.ema_momentum": 0, "model.output_description_scorer": False},
+                   "train.ema_momentum": 0, "model.output_description_scorer": False,
+                   "train.weight_decay": 0},
     # Mullenbach et al. 2018 (MIMIC-III-50): 50 maps of width 10, dropout 0.2, Adam 1e-4.
     "caml": {"model.arch": "caml", "model.conv_filters": 50, "model.kernel_size": 10, "model.embedding_dropout": 0.2,
-             "train.learning_rate": 1e-4, "train.d_max": 0, "train.ema_momentum": 0},
+             "train.learning_rate": 1e-4, "train.d_max": 0, "train.ema_momentum": 0, "train.weight_decay": 0},
     # Li & Yu 2020: widths 3..25, 50 maps each, one residual layer, dropout 0.2, Adam 1e-4.
     "multirescnn": {"model.arch": "multirescnn", "model.conv_filters": 50, "model.embedding_dropout": 0.2,
-                    "train.learning_rate": 1e-4, "train.d_max": 0, "train.ema_momentum": 0},
+                    "train.learning_rate": 1e-4, "train.d_max": 0, "train.ema_momentum": 0, "train.weight_decay": 0},
     # Vu et al. 2020: BiLSTM 256 per direction with d_a 256 (the issue's comparison size); dropout 0.3, Adam 1e-3.
     "laat": {"model.arch": "laat", "model.lstm_units": 256, "model.attention_dim": 256, "model.embedding_dropout": 0.3,
-             "train.learning_rate": 1e-3, "train.d_max": 0, "train.ema_momentum": 0},
+             "train.learning_rate": 1e-3, "train.d_max": 0, "train.ema_momentum": 0, "train.weight_decay": 0},
     # JointLAAT (Vu et al. 2020): LAAT's settings, parent codes as a first level, projection 128.
     "jointlaat": {"model.arch": "jointlaat", "model.lstm_units": 256, "model.attention_dim": 256,
                   "model.parent_projection_dim": 128, "model.embedding_dropout": 0.3, "train.learning_rate": 1e-3,
-                  "train.d_max": 0, "train.ema_momentum": 0},
+                  "train.d_max": 0, "train.ema_momentum": 0, "train.weight_decay": 0},
     # LAAT's published size: u = 512 per direction, d_a = 512.
     "laat_paper": {"model.arch": "laat", "model.lstm_units": 512, "model.attention_dim": 512,
                    "model.embedding_dropout": 0.3, "train.learning_rate": 1e-3, "train.d_max": 0,
-                   "train.ema_momentum": 0},
+                   "train.ema_momentum": 0, "train.weight_decay": 0},
 }
 
 

@@ -31,6 +31,10 @@ class FusedAdam(keras.optimizers.Adam):
 
     Args:
         square_pieces: bool. True: Keras 3's reading; False: Adam as written.
+        decay_exempt: list of str. Weights whose names contain one of these get no weight
+            decay (Keras' `exclude_from_weight_decay(var_names=...)`, which a saved optimizer
+            does not keep: as an argument it is in the config, so a resumed run exempts the
+            same weights).
         **kwargs: those of `keras.optimizers.Adam`.
 
     With `amsgrad`, and under a distribution strategy (MirroredStrategy,
@@ -38,12 +42,15 @@ class FusedAdam(keras.optimizers.Adam):
     slots), Keras' element-wise update runs instead, in the same reading: unfused.
     """
 
-    def __init__(self, *args, square_pieces=False, **kwargs):
+    def __init__(self, *args, square_pieces=False, decay_exempt=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.square_pieces = bool(square_pieces)
+        self.decay_exempt = list(decay_exempt or [])
+        if self.decay_exempt:
+            self.exclude_from_weight_decay(var_names=self.decay_exempt)
 
     def get_config(self):
-        return {**super().get_config(), "square_pieces": self.square_pieces}
+        return {**super().get_config(), "square_pieces": self.square_pieces, "decay_exempt": self.decay_exempt}
 
     def update_step(self, gradient, variable, learning_rate):
         sparse = isinstance(gradient, tf.IndexedSlices) and self.square_pieces

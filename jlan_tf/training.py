@@ -153,12 +153,10 @@ def make_optimizer(t) -> keras.optimizers.Optimizer:
         raise ValueError(f"train.ema_momentum must be in [0, 1), got {t.ema_momentum}")
     if t.optimizer not in OPTIMIZERS:
         raise ValueError(f"train.optimizer must be one of {sorted(OPTIMIZERS)}, got {t.optimizer!r}")
-    optimizer = FusedAdam(t.learning_rate, global_clipnorm=t.clip_norm if t.clip_norm > 0 else None,
-                          weight_decay=t.weight_decay if t.weight_decay > 0 else None,
-                          use_ema=t.ema_momentum > 0, ema_momentum=t.ema_momentum, **OPTIMIZERS[t.optimizer])
-    if t.weight_decay > 0:
-        optimizer.exclude_from_weight_decay(var_names=["bias", "embeddings"])
-    return optimizer
+    return FusedAdam(t.learning_rate, global_clipnorm=t.clip_norm if t.clip_norm > 0 else None,
+                     weight_decay=t.weight_decay if t.weight_decay > 0 else None,
+                     decay_exempt=["bias", "embeddings"] if t.weight_decay > 0 else None,
+                     use_ema=t.ema_momentum > 0, ema_momentum=t.ema_momentum, **OPTIMIZERS[t.optimizer])
 
 
 def _averaging_optimizer(model: keras.Model):

@@ -52,6 +52,7 @@ def test_every_ablation_variant_is_a_valid_config():
     for c in (neither, fusion, both):
         assert c.model.output_description_scorer and c.train.ema_momentum == 0.99
     assert not configs["J2+D*+EMA"].model.output_description_scorer  # the recorded study's pin
+    assert configs["J2+D*+EMA+DS+WD"].train.weight_decay == 1.0 and configs["J2+D*+EMA+DS"].train.weight_decay == 0
 
 
 def test_table_mean_and_std(tmp_path):
