@@ -28,6 +28,11 @@ SMALL = {"synthetic": ["data.synthetic_docs=2000", "data.synthetic_mean_tokens=2
 # fusion unscaled with one gate bias per view, truncated BCE with D_max 0.15, ranked by loss,
 # ceil rounding, no burn-in. Scripts that reproduce the paper's tables start from it.
 PAPER = ["preset=jlan_paper"]  # config.PRESETS: the paper's fusion scale, gate biases and truncation loss
+# The recorded 5-seed studies as they ran, before the weights' moving average, the description
+# scorer and weight decay became defaults, with Keras 3's reading of Adam (train.optimizer): their
+# scripts pin these so they rerun as recorded.
+AS_RECORDED = ["train.ema_momentum=0", "train.optimizer=keras_adam", "model.output_description_scorer=false",
+               "train.weight_decay=0"]
 TABLE_METRICS = REPORTED  # the metrics named once, in jlan_tf.metrics
 
 

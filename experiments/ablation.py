@@ -30,12 +30,10 @@ curves of every variant for TensorBoard under OUT/tensorboard.
 
 import sys
 
-from _common import PAPER, curves, report_dir, sweep
+from _common import AS_RECORDED, PAPER, curves, report_dir, sweep
 
-# Every variant as the 5-seed study ran it, before the weights' moving average, the description
-# scorer and weight decay became defaults; Keras 3's reading of Adam (train.optimizer, the default) pinned, as they ran with it.
-VARIANTS = {name: overrides + ["train.ema_momentum=0", "train.optimizer=keras_adam",
-                               "model.output_description_scorer=false", "train.weight_decay=0"] for name, overrides in {
+# Every variant as the 5-seed study ran it (AS_RECORDED); the later variants below add the defaults back.
+VARIANTS = {name: overrides + AS_RECORDED for name, overrides in {
     "L": ["model.fusion=label_only", "train.d_max=0"],
     "S": ["model.fusion=self_only", "train.d_max=0"],
     "L+S": ["model.fusion=sum", "train.d_max=0"],

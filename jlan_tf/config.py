@@ -86,6 +86,9 @@ class TrainConfig:
 
 
 # ``--set preset=NAME``: the published settings of a model, applied before the other --set.
+# None of the project's additions to training (truncation loss, weights' moving average, weight
+# decay) is part of a published baseline.
+_PLAIN_TRAINING = {"train.d_max": 0, "train.ema_momentum": 0, "train.weight_decay": 0}
 PRESETS = {
     "jlan": {},
     "jlan_paper": {"model.fusion_scale": 1, "model.fusion_label_bias": False, "train.d_max": 0.15,
@@ -94,21 +97,20 @@ PRESETS = {
                    "train.weight_decay": 0},
     # Mullenbach et al. 2018 (MIMIC-III-50): 50 maps of width 10, dropout 0.2, Adam 1e-4.
     "caml": {"model.arch": "caml", "model.conv_filters": 50, "model.kernel_size": 10, "model.embedding_dropout": 0.2,
-             "train.learning_rate": 1e-4, "train.d_max": 0, "train.ema_momentum": 0, "train.weight_decay": 0},
+             "train.learning_rate": 1e-4, **_PLAIN_TRAINING},
     # Li & Yu 2020: widths 3..25, 50 maps each, one residual layer, dropout 0.2, Adam 1e-4.
     "multirescnn": {"model.arch": "multirescnn", "model.conv_filters": 50, "model.embedding_dropout": 0.2,
-                    "train.learning_rate": 1e-4, "train.d_max": 0, "train.ema_momentum": 0, "train.weight_decay": 0},
+                    "train.learning_rate": 1e-4, **_PLAIN_TRAINING},
     # Vu et al. 2020: BiLSTM 256 per direction with d_a 256 (the issue's comparison size); dropout 0.3, Adam 1e-3.
     "laat": {"model.arch": "laat", "model.lstm_units": 256, "model.attention_dim": 256, "model.embedding_dropout": 0.3,
-             "train.learning_rate": 1e-3, "train.d_max": 0, "train.ema_momentum": 0, "train.weight_decay": 0},
+             "train.learning_rate": 1e-3, **_PLAIN_TRAINING},
     # JointLAAT (Vu et al. 2020): LAAT's settings, parent codes as a first level, projection 128.
     "jointlaat": {"model.arch": "jointlaat", "model.lstm_units": 256, "model.attention_dim": 256,
                   "model.parent_projection_dim": 128, "model.embedding_dropout": 0.3, "train.learning_rate": 1e-3,
-                  "train.d_max": 0, "train.ema_momentum": 0, "train.weight_decay": 0},
+                  **_PLAIN_TRAINING},
     # LAAT's published size: u = 512 per direction, d_a = 512.
     "laat_paper": {"model.arch": "laat", "model.lstm_units": 512, "model.attention_dim": 512,
-                   "model.embedding_dropout": 0.3, "train.learning_rate": 1e-3, "train.d_max": 0,
-                   "train.ema_momentum": 0, "train.weight_decay": 0},
+                   "model.embedding_dropout": 0.3, "train.learning_rate": 1e-3, **_PLAIN_TRAINING},
 }
 
 
