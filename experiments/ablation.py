@@ -17,7 +17,9 @@ J2+EMA+DS the plain sum and joint fusion without denoising, both with the descri
 (the two ideas measured one at a time under the defaults); J2+D*+EMA+DS+WD the defaults with
 decoupled weight decay (train.weight_decay=1: a weight no gradient holds up shrinks by about a
 third over 400 steps, pulling each code's own output part E_j towards the description-based
-weights). Each over --seeds model seeds (default 5); OUT/paired_{dev,test}.md
+weights); L+S+EMA+DS+WD the plain sum and plain BCE under those defaults;
+J2+D*+EMA+DS+WD+LX those defaults with TF-IDF + linear scores added to the logits
+(model.lexical_output). Each over --seeds model seeds (default 5); OUT/paired_{dev,test}.md
 hold the paired differences to L+S with their 95 % intervals. Writes OUT/table.{md,csv} (test metrics, mean ± std), OUT/ablation.png,
 OUT/convergence_fusion.png (J vs L+S), OUT/convergence_truncation.png (J+D vs J) and the
 curves of every variant for TensorBoard under OUT/tensorboard.
@@ -69,6 +71,11 @@ VARIANTS["L+S+EMA+DS"] = VARIANTS["L+S+EMA"] + ["model.output_description_scorer
 VARIANTS["J2+EMA+DS"] = VARIANTS["J2"] + ["train.ema_momentum=0.99", "model.output_description_scorer=true"]
 # The defaults with weight decay: do the rarer codes' own output parts (E_j) overfit their few notes?
 VARIANTS["J2+D*+EMA+DS+WD"] = VARIANTS["J2+D*+EMA+DS"] + ["train.weight_decay=1"]
+# ... and neither idea with it: the two ideas against the plain sum and BCE under the defaults of now.
+VARIANTS["L+S+EMA+DS+WD"] = VARIANTS["L+S+EMA+DS"] + ["train.weight_decay=1"]
+# The defaults with TF-IDF + linear scores added to the logits (model.lexical_output): do the codes
+# with few notes get LR's lexical match inside the model?
+VARIANTS["J2+D*+EMA+DS+WD+LX"] = VARIANTS["J2+D*+EMA+DS+WD"] + ["model.lexical_output=true"]
 # The average over about twice as many steps (~200, 8 CodiEsp epochs): more of a seed ensemble's
 # variance reduction, or only more lag?
 VARIANTS["J2+D*+EMA995"] = VARIANTS["J2+D*"] + ["train.ema_momentum=0.995"]

@@ -20,14 +20,9 @@ from sklearn.multiclass import OneVsRestClassifier
 
 from jlan_tf import metrics
 from jlan_tf.config import Config
-from jlan_tf.data.prepared import PreparedDataset, Split, load_prepared
+from jlan_tf.data.prepared import PreparedDataset, load_prepared
 from jlan_tf.data.catalog import resolve
 
-
-
-def counts(split: Split, vocab_size: int) -> sparse.csr_matrix:
-    rows = np.repeat(np.arange(len(split)), split.lengths)
-    return sparse.csr_matrix((np.ones(len(rows)), (rows, split.tokens)), shape=(len(split), vocab_size))
 
 
 class FittedLR:
@@ -35,14 +30,14 @@ class FittedLR:
 
     def __init__(self, data: PreparedDataset, c: float = 10.0, seed: int = 0):
         self.data = data
-        self.tfidf = TfidfTransformer(sublinear_tf=True).fit(counts(data.splits["train"], len(data.vocab)))
+        self.tfidf = TfidfTransformer(sublinear_tf=True).fit(data.splits["train"].word_counts(len(data.vocab)))
         y_train = data.splits["train"].multi_hot(data.num_labels)
         self.present = y_train.sum(axis=0) > 0  # a code never seen in training scores 0
         self.classifier = OneVsRestClassifier(LogisticRegression(C=c, max_iter=1000, random_state=seed), n_jobs=1)
         self.classifier.fit(self.features("train"), y_train[:, self.present])
 
     def features(self, split: str) -> sparse.csr_matrix:
-        return self.tfidf.transform(counts(self.data.splits[split], len(self.data.vocab)))
+        return self.tfidf.transform(self.data.splits[split].word_counts(len(self.data.vocab)))
 
     def scores(self, split: str) -> np.ndarray:
         out = np.zeros((len(self.data.splits[split]), self.data.num_labels))

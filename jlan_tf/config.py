@@ -55,6 +55,8 @@ class ModelConfig:
     output_hidden_dim: int = 256    # shared dense before the label-wise layer; 0 = none
     output_shared_scorer: bool = False  # label weights = a shared vector + per-label offsets from 0 (long tails)
     output_description_scorer: bool = True  # label weights = a projection of the description + offsets from 0 (paper: own)
+    lexical_output: bool = False    # add TF-IDF + linear scores per code to the logits (a "wide" part; not in the paper)
+    lexical_scale: float = 10.0     # its scores' multiplier (a learning-rate multiplier: layers.LexicalOutput)
     prior_bias: bool = True         # output biases start at the log-odds of each code's frequency
     parent_projection_dim: int = 128  # jointlaat: the parent probabilities' projection (Vu et al.: 128)
     precision: str = "auto"         # auto (mixed_float16 on GPU, float32 on CPU) | float32 | mixed_float16

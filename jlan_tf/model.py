@@ -19,7 +19,7 @@ import jlan_tf.optimizers  # noqa: F401  (registers FusedAdam: a saved model car
 from jlan_tf.config import ModelConfig
 from jlan_tf.denoising import (BAND_NAMES, RANKS, ROUNDINGS, PositiveLossMean, band_shares, drop_rate,
                                per_entry_bce, truncation_mask)
-from jlan_tf.layers import DualAttention, FastLSTM, JointFusion, LabelWiseOutput, ResidualConv1D
+from jlan_tf.layers import DualAttention, FastLSTM, JointFusion, LabelWiseOutput, LexicalOutput, ResidualConv1D
 from jlan_tf.supervision import span_attention_loss
 from jlan_tf.tokenization import UNK_ID
 
@@ -215,7 +215,7 @@ def build_jlan(config: ModelConfig, embeddings: np.ndarray, num_labels: int,
                descriptions: list[np.ndarray] | None = None, d_max: float = 0.15,
                warmup_steps: int = 1000, stop_step: int | None = None,
                label_priors: np.ndarray | None = None, label_parents: list[int] | None = None,
-               **denoising) -> JLANModel:
+               word_idf: np.ndarray | None = None, **denoising) -> JLANModel:
     """JLAN with the functional API (or, with ``config.arch`` other than ``jlan``, one of the
     baselines of ``jlan_tf.baselines`` in the same harness).
 
@@ -230,6 +230,9 @@ def build_jlan(config: ModelConfig, embeddings: np.ndarray, num_labels: int,
             not spend its first hundreds of steps learning how common each code is.
         label_parents: per label, the index of its parent code (``baselines.code_parents``);
             needed by ``jointlaat``, ignored by the others.
+        word_idf: (vocab,) the idf of each word in the training split (scikit-learn's smooth
+            idf); needed with ``config.lexical_output``, whose TF-IDF scores are added to the
+            logits (``LexicalOutput``: the evidence maps explain the network's part only).
         **denoising: the other arguments of ``JLANModel`` (burn-in, ranking, rounding, bands).
     """
     if config.arch == "jointlaat" and label_parents is None:
@@ -248,10 +251,18 @@ def build_jlan(config: ModelConfig, embeddings: np.ndarray, num_labels: int,
 
         num_parents = max(label_parents) + 1 if label_parents else 0
         outputs, attention = baseline_outputs(config.arch, config, tokens, x, num_labels, num_parents), None
+    lexical = None
+    if config.lexical_output:
+        if word_idf is None:
+            raise ValueError("model.lexical_output needs the words' idf in the training split (word_idf)")
+        lexical = LexicalOutput(num_labels, vocab_size, config.lexical_scale, dtype="float32", name="lexical_output")
+        outputs["logits"] = keras.layers.Add(dtype="float32", name="logits")([outputs["logits"], lexical(tokens)])
     model = JLANModel(inputs={"tokens": tokens}, outputs=outputs, name=config.arch, d_max=d_max,
                       warmup_steps=warmup_steps, stop_step=stop_step, label_parents=label_parents, **denoising)
     # Assigned, not a Constant initializer: that would copy the matrix into the JSON config.
     embedding.embeddings.assign(embeddings)
+    if lexical is not None:
+        lexical.set_idf(np.asarray(word_idf, np.float32))
     output = model.get_layer("output")
     if config.prior_bias and label_priors is not None:
         p = np.clip(np.asarray(label_priors, np.float64), 1e-4, 1 - 1e-4)

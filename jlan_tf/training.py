@@ -16,6 +16,7 @@ from pathlib import Path
 
 import keras
 import numpy as np
+from sklearn.feature_extraction.text import TfidfTransformer
 
 from jlan_tf import metrics as metric_fns
 from jlan_tf.baselines import code_parents
@@ -124,9 +125,16 @@ def new_model(data: PreparedDataset, config: Config):
         label_weights=rare_code_weights(data.train_counts, t.rare_code_notes),
         label_parents=code_parents(data.codes)[1] if config.model.arch == "jointlaat" else None,
         evidence_weight=t.evidence_weight,
+        word_idf=word_idf(data) if config.model.lexical_output else None,
     )
     model.compile(optimizer=make_optimizer(t), jit_compile=t.jit_compile, steps_per_execution=t.steps_per_execution)
     return model
+
+
+def word_idf(data: PreparedDataset) -> np.ndarray:
+    """(vocab,) each word's smooth idf in the training split, as TF-IDF + LR computes it."""
+    counts = data.splits["train"].word_counts(len(data.vocab))
+    return TfidfTransformer(sublinear_tf=True).fit(counts).idf_.astype(np.float32)
 
 
 def rare_code_weights(train_counts, notes: int) -> list[float] | None:

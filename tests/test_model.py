@@ -147,6 +147,31 @@ def test_borrowing_scorers_start_from_what_they_borrow_and_reload(tmp_path, scor
     np.testing.assert_array_equal(model.predict(x, verbose=0), loaded.predict(x, verbose=0))
 
 
+def test_lexical_output_adds_tfidf_scores_that_train_and_reload(tmp_path):
+    import dataclasses
+
+    config = dataclasses.replace(TINY, lexical_output=True)
+    with pytest.raises(ValueError, match="idf"):
+        tiny_model(config=config)
+    idf = np.linspace(1.0, 3.0, VOCAB).astype(np.float32)
+    model, plain = tiny_model(config=config, word_idf=idf), tiny_model()
+    lexical = model.get_layer("lexical_output")
+    np.testing.assert_allclose(lexical.idf.numpy(), np.concatenate([[0.0], idf[1:]]))
+    x, y = tiny_batch()
+    # The same seed builds the same network; the lexical kernel starts at 0, so the logits agree.
+    np.testing.assert_allclose(model(x)["logits"].numpy(), plain(x)["logits"].numpy(), rtol=1e-6)
+    model.compile(optimizer=keras.optimizers.Adam(1e-2))
+    model.fit(tf.data.Dataset.from_tensors((x, y)).repeat(3), epochs=1, verbose=0)
+    assert np.abs(lexical.kernel.numpy()).max() > 0
+    network = keras.Model(model.inputs, model.get_layer("output").output)
+    np.testing.assert_allclose(model(x)["logits"].numpy(),
+                               network(x).numpy() + lexical(x["tokens"]).numpy(), rtol=1e-5, atol=1e-6)
+    model.save(tmp_path / "jlan.keras")
+    loaded = keras.models.load_model(tmp_path / "jlan.keras")
+    np.testing.assert_array_equal(loaded.get_layer("lexical_output").idf.numpy(), lexical.idf.numpy())
+    np.testing.assert_array_equal(model.predict(x, verbose=0), loaded.predict(x, verbose=0))
+
+
 @pytest.mark.parametrize("fusion", ["sum"] + [pytest.param(f, marks=pytest.mark.slow)
                                              for f in ("self_only", "label_only", "concat")])
 def test_fusion_variants_build_and_train(fusion):

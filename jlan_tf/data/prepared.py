@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 import numpy as np
+from scipy import sparse
 from tqdm import tqdm
 
 from jlan_tf.data.evidence_spans import evidence_array, evidence_positions
@@ -85,6 +86,11 @@ class Split:
         keys, starts = np.unique(self.evidence[:, :2], axis=0, return_index=True)
         ends = list(starts[1:]) + [len(self.evidence)]
         return {(int(d), int(l)): self.evidence[s:e, 2] for (d, l), s, e in zip(keys, starts, ends)}
+
+    def word_counts(self, vocab_size: int) -> sparse.csr_matrix:
+        """(documents, vocab_size) sparse matrix: how often each token id occurs in each document."""
+        rows = np.repeat(np.arange(len(self)), self.lengths)
+        return sparse.csr_matrix((np.ones(len(rows)), (rows, self.tokens)), shape=(len(self), vocab_size))
 
     def multi_hot(self, num_labels: int, clean: bool = False) -> np.ndarray:
         """(documents, labels) float32 0/1 matrix."""

@@ -1,0 +1,73 @@
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="jlan_tf")
+class LexicalOutput(keras.layers.Layer):
+    """Per-label linear scores on the note's TF-IDF bag of words: a "wide" part beside the network.
+
+    `logit_j = scale * x · K_j`, where `x` is the note's TF-IDF vector as scikit-learn's
+    `TfidfTransformer(sublinear_tf=True)` makes it, `(1 + log count_w) * idf_w` scaled to unit
+    length, and `K` a learned `(vocab, labels)` kernel, starting at 0 by default so that the
+    model starts as the network alone. `scale` is a learning-rate multiplier in disguise: Adam
+    moves each weight by about the learning rate a step, so at 1e-3 a few hundred steps take
+    `K` to about 0.4, while TF-IDF + LR's largest weight per code is about 5 (CodiEsp-50, C =
+    10); `scale` = 10 lets the part reach LR's size within a short run. It is TF-IDF + logistic regression inside the model:
+    a code seen in a handful of notes gets the lexical match that a linear model on words
+    gives it, which the attention network learns slowly from few examples
+    (`model.lexical_output`, not in the paper). The idf weights are fixed: set them with
+    `set_idf` after the layer is built (all 1 until then); id 0 (padding) always weighs 0.
+
+    Args:
+        num_labels: int. Number of labels.
+        vocab_size: int. Number of token ids (the ids are `0 .. vocab_size - 1`).
+        scale: float. Multiplies the scores (above).
+        kernel_initializer: initializer of `K` ("zeros": the network alone at the start).
+        **kwargs: other keyword arguments for `keras.layers.Layer`.
+
+    Call arguments:
+        inputs: int tensor of token ids `(batch, tokens)`, 0 = padding.
+
+    Returns:
+        float tensor of logits `(batch, labels)`.
+
+    Example:
+    >>> layer = LexicalOutput(num_labels=3, vocab_size=10)
+    >>> layer(keras.ops.convert_to_tensor([[1, 2, 2, 0]])).shape
+    (1, 3)
+    """
+
+    def __init__(self, num_labels, vocab_size, scale=1.0, kernel_initializer="zeros", **kwargs):
+        super().__init__(**kwargs)
+        self.num_labels = num_labels
+        self.vocab_size = vocab_size
+        self.scale = scale
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+
+    def build(self, input_shape):
+        self.idf = self.add_weight(name="idf", shape=(self.vocab_size,), initializer="ones", trainable=False)
+        self.kernel = self.add_weight(name="kernel", shape=(self.vocab_size, self.num_labels),
+                                      initializer=self.kernel_initializer)
+
+    def set_idf(self, idf):
+        """Sets the (vocab_size,) idf weights (id 0, padding, gets 0)."""
+        idf = ops.convert_to_tensor(idf, self.idf.dtype)
+        self.idf.assign(ops.concatenate([ops.zeros((1,), idf.dtype), idf[1:]]))
+
+    def tfidf(self, tokens):
+        """(batch, vocab) unit-length sublinear TF-IDF vectors of the token ids."""
+        counts = ops.cast(ops.bincount(ops.cast(tokens, "int32"), minlength=self.vocab_size), self.compute_dtype)
+        x = ops.where(counts > 0, 1.0 + ops.log(ops.maximum(counts, 1.0)), 0.0) * self.idf
+        return x / ops.maximum(ops.sqrt(ops.sum(ops.square(x), axis=-1, keepdims=True)), 1e-12)
+
+    def call(self, inputs):
+        return self.scale * ops.matmul(self.tfidf(inputs), self.kernel)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.num_labels)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(num_labels=self.num_labels, vocab_size=self.vocab_size, scale=self.scale,
+                      kernel_initializer=keras.initializers.serialize(self.kernel_initializer))
+        return config
