@@ -85,7 +85,7 @@ def _maps(model, data: PreparedDataset, split: str, batch_size: int = 16):
         for r, d in enumerate(rows):
             x[r, :lengths[r]] = part.tokens[part.offsets[d]:part.offsets[d + 1]]
         h, v, outputs = probe({"tokens": x}, training=False)
-        contributions = keras.ops.convert_to_numpy(contributions_from(model, h, v, outputs)[1])
+        contributions = keras.ops.convert_to_numpy(contributions_from(model, x, h, v, outputs)[1])
         out = {k: keras.ops.convert_to_numpy(t) for k, t in outputs.items()}
         for r, d in enumerate(rows):
             n = lengths[r]

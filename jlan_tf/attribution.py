@@ -6,7 +6,8 @@ maps, ``s`` = ``model.fusion_scale``; the baselines: their one map). Attention s
 of token t enters ``V_l``, not whether it pushes the code's score up or down. The
 contribution ``c_lt = w_lt * (h_t . dlogit_l / dV_l)`` is the first-order (gradient x input)
 share of token t in ``logit_l``: with a linear output (CAML, MultiResCNN, LAAT) it is exact,
-``sum_t c_lt = logit_l - bias_l``; through JLAN's shared tanh layer it is the linearisation at
+``sum_t c_lt = logit_l - bias_l`` (with ``model.lexical_output``, each token's exact share of the
+TF-IDF part is added: the sum stays exact); through JLAN's shared tanh layer it is the linearisation at
 the note's own ``V``, with the joint-fusion gate held fixed. Ranking a code's tokens by ``c``
 is the ``contribution`` evidence of ``experiments/evidence_quality.py``.
 
@@ -38,9 +39,11 @@ def probe_model(model: keras.Model) -> keras.Model:
     return keras.Model(model.inputs, [h, model.get_layer("output").input, model.output])
 
 
-def contributions_from(model: keras.Model, h, v, outputs: dict) -> tuple[tf.Tensor, tf.Tensor]:
-    """From a probe's outputs (``probe_model``): the mixed attention weights (B, L, T) and the token
-    contributions (B, L, T), float32 tensors; works eagerly and inside a ``tf.function``."""
+def contributions_from(model: keras.Model, tokens, h, v, outputs: dict) -> tuple[tf.Tensor, tf.Tensor]:
+    """From the token ids (B, T) and a probe's outputs on them (``probe_model``): the mixed
+    attention weights (B, L, T) and the token contributions (B, L, T), float32 tensors; works
+    eagerly and inside a ``tf.function``. With ``model.lexical_output`` each token's exact share
+    of the TF-IDF part (``LexicalOutput.token_contributions``) is added to its contribution."""
     v = tf.cast(v, tf.float32)
     with tf.GradientTape() as tape:
         tape.watch(v)
@@ -51,7 +54,10 @@ def contributions_from(model: keras.Model, h, v, outputs: dict) -> tuple[tf.Tens
     weights = fusion[..., :1] * outputs["self_attention"] + fusion[..., 1:] * outputs["label_attention"]
     joint = model.name == "jlan" and model.get_layer("joint_fusion").mode == "joint"
     scale = model.get_layer("joint_fusion").scale if joint else 1.0
-    return weights, scale * weights * projected
+    contributions = scale * weights * projected
+    if any(layer.name == "lexical_output" for layer in model.layers):
+        contributions += model.get_layer("lexical_output").token_contributions(tokens)
+    return weights, contributions
 
 
 def token_contributions(model: keras.Model, tokens: np.ndarray, probe: keras.Model | None = None) -> dict:
@@ -59,7 +65,7 @@ def token_contributions(model: keras.Model, tokens: np.ndarray, probe: keras.Mod
     ``explain`` signature shows, before it divides by the fusion weights' sum) and
     ``contributions`` (B, L, T), all NumPy float32. ``probe``: ``probe_model(model)``, reused over batches."""
     h, v, outputs = (probe or probe_model(model))({"tokens": tokens}, training=False)
-    weights, contributions = contributions_from(model, h, v, outputs)
+    weights, contributions = contributions_from(model, tokens, h, v, outputs)
     return {"logits": np.asarray(outputs["logits"], np.float32), "weights": weights.numpy(),
             "contributions": contributions.numpy()}
 

@@ -95,14 +95,14 @@ class JLANServing(tf.Module):
             "top_descriptions": self.descriptions.lookup(tf.cast(top_index, tf.int64)),
             "top_scores": top_scores,
         }
-        return result, tokens, top_index, (h, v, outputs), longest
+        return result, tokens, top_index, (dense_ids, h, v, outputs), longest
 
     def serve(self, text):
         return self._run(text)[0]
 
     def explain(self, text):
-        result, tokens, top_index, (h, v, outputs), longest = self._run(text)
-        mixed, contributions = contributions_from(self.model, h, v, outputs)      # (B, L, T) each
+        result, tokens, top_index, (dense_ids, h, v, outputs), longest = self._run(text)
+        mixed, contributions = contributions_from(self.model, dense_ids, h, v, outputs)      # (B, L, T) each
         weights = tf.cast(outputs["fusion_weights"], tf.float32)                   # (B, L, 2)
         mixed = mixed / tf.reduce_sum(weights, axis=-1, keepdims=True)
         result.pop("probabilities")

@@ -33,6 +33,15 @@ def exported(small_synthetic, tmp_path_factory):
     return root / "run", export_run(root / "run", out=root / "saved_models" / "tiny", top_k=5)
 
 
+@pytest.fixture(scope="module")
+def exported_lexical(small_synthetic, tmp_path_factory):
+    """The same with the TF-IDF part (model.lexical_output): its bag of words is computed in the graph."""
+    root = tmp_path_factory.mktemp("serving_lexical")
+    train(load_prepared(small_synthetic), Config().apply_overrides(TINY + ["model.lexical_output=true"]),
+          root / "run", verbose=0)
+    return root / "run", export_run(root / "run", out=root / "saved_models" / "tiny", top_k=5)
+
+
 def keras_probabilities(run: Path, notes: list[str]) -> np.ndarray:
     import keras
 
@@ -235,12 +244,13 @@ def test_predict_command_formats(exported, tmp_path, capsys):
     assert "no SavedModel" in capsys.readouterr().err
 
 
-def test_explain_contribution_is_each_tokens_share_of_the_logit(exported):
+@pytest.mark.parametrize("which", ["exported", "exported_lexical"])
+def test_explain_contribution_is_each_tokens_share_of_the_logit(which, request):
     import keras
 
     from jlan_tf.attribution import token_contributions
 
-    run, path = exported
+    run, path = request.getfixturevalue(which)
     explain = tf.saved_model.load(str(path)).signatures["explain"]
     model = keras.models.load_model(run / "model.keras")
     vocab = Vocabulary.load(run / "vocab.txt")
@@ -256,6 +266,10 @@ def test_explain_contribution_is_each_tokens_share_of_the_logit(exported):
             np.testing.assert_allclose(out["contribution"].numpy()[doc], expected["contributions"][doc, top],
                                        rtol=1e-3, atol=1e-5)
     assert (out["contribution"].numpy() != 0).any()
+    np.testing.assert_allclose(tf.saved_model.load(str(path)).signatures["serving_default"](
+        text=tf.constant(NOTES))["probabilities"].numpy(), keras_probabilities(run, NOTES), rtol=1e-4, atol=1e-5)
+    if which == "exported_lexical":  # one epoch moved the TF-IDF part's kernel away from 0
+        assert np.abs(model.get_layer("lexical_output").kernel.numpy()).max() > 0
 
 
 def test_evidence_ranking_choice(exported, tmp_path, capsys):

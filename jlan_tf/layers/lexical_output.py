@@ -60,6 +60,15 @@ class LexicalOutput(keras.layers.Layer):
         x = ops.where(counts > 0, 1.0 + ops.log(ops.maximum(counts, 1.0)), 0.0) * self.idf
         return x / ops.maximum(ops.sqrt(ops.sum(ops.square(x), axis=-1, keepdims=True)), 1e-12)
 
+    def token_contributions(self, tokens):
+        """(batch, labels, tokens): each token's share of the scores, its word's term split evenly
+        over the word's occurrences in the note; they sum to the scores (padding gets 0)."""
+        tokens = ops.cast(tokens, "int32")
+        counts = ops.cast(ops.bincount(tokens, minlength=self.vocab_size), self.compute_dtype)
+        share = ops.take_along_axis(self.tfidf(tokens) / ops.maximum(counts, 1.0), tokens, axis=1)  # (B, T)
+        kernel = ops.take(self.kernel, tokens, axis=0)                                               # (B, T, L)
+        return self.scale * ops.transpose(share[..., None] * kernel, (0, 2, 1))
+
     def call(self, inputs):
         return self.scale * ops.matmul(self.tfidf(inputs), self.kernel)
 

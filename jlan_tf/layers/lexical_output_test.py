@@ -37,6 +37,10 @@ def test_features_are_scikit_learns_sublinear_tfidf():
     kernel = np.random.default_rng(0).normal(size=(6, 2)).astype(np.float32)
     layer.kernel.assign(kernel)
     np.testing.assert_allclose(layer(tf.constant(TOKENS)).numpy(), expected @ kernel, rtol=1e-5, atol=1e-6)
+    shares = layer.token_contributions(tf.constant(TOKENS)).numpy()       # (B, L, T)
+    np.testing.assert_allclose(shares.sum(-1), expected @ kernel, rtol=1e-5, atol=1e-6)
+    assert not shares[0, :, 4:].any()
+    np.testing.assert_allclose(shares[0, :, 1], shares[0, :, 2])  # a word seen twice: its term split in two
     scaled = LexicalOutput(num_labels=2, vocab_size=6, scale=10.0)
     scaled.build(TOKENS.shape)
     scaled.set_weights(layer.get_weights())
