@@ -51,6 +51,9 @@ def parse_args(argv, description: str, name: str) -> argparse.Namespace:
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="applied to every run, after the small defaults")
     p.add_argument("--reference", help="the variant the paired tables compare against (default: the script's)")
+    p.add_argument("--against-lr", action="store_true",
+                   help="also compare every variant with TF-IDF + LR fitted once on the same prepared data: "
+                        "OUT/against_lr_{dev,test}.md")
     p.add_argument("--report-to", help="folder for the tables and figures (default: --out; the runs stay in OUT/runs)")
     p.add_argument("--full", action="store_true", help="no small defaults: the paper's settings")
     p.add_argument("--out", help=f"folder for the table, figures and runs (default: results/{name}, "
@@ -128,6 +131,37 @@ def paired_difference(a: list[float], b: list[float]) -> tuple[float, float, flo
     return mean, mean - half, mean + half
 
 
+def write_against_constant(results: dict[str, list[dict]], out: Path, name: str, values: dict, block: str = "test",
+                           metrics: tuple[str, ...] = TABLE_METRICS) -> str:
+    """Markdown (OUT/against_lr_BLOCK.md): a deterministic model's ``values`` (e.g. TF-IDF + LR,
+    one fit) and, per variant, the mean over seeds minus it with the 95 % t-interval of the
+    seeds' differences (the interval covers the seeds' spread; the constant has none)."""
+    lines = [f"Against **{name}** ({block}, one fit): per variant, the mean over seeds minus {name} "
+             f"[95 % t-interval over the seeds].", "",
+             "| variant | runs | " + " | ".join(metrics) + " |", "|---" * (len(metrics) + 2) + "|",
+             f"| {name} | 1 | " + " | ".join(f"{values[m]:.3f}" for m in metrics) + " |"]
+    for variant, runs in results.items():
+        cells = []
+        for m in metrics:
+            d, lo, hi = paired_difference([r[block][m] for r in runs], [values[m]] * len(runs))
+            cells.append(f"{d:+.3f} [{lo:+.3f}, {hi:+.3f}]")
+        lines.append(f"| {variant} − LR | {len(runs)} | " + " | ".join(cells) + " |")
+    markdown = "\n".join(lines) + "\n"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"against_lr_{block}.md").write_text(markdown)
+    return markdown
+
+
+def lr_metrics(args) -> dict:
+    """TF-IDF + LR (experiments/baseline_lr.py) fitted once on the sweep's prepared data: its dev and test metrics."""
+    from baseline_lr import fit_and_score
+    from jlan_tf.data.prepared import load_prepared
+
+    small = [] if args.full else SMALL.get(args.dataset, SMALL["synthetic"])
+    config = config_for(args.dataset, args.data_dir, None, small + args.set)
+    return fit_and_score(load_prepared(resolve(args.dataset, config.data, args.data_dir, args.top_codes, args.lang).path))
+
+
 def write_paired_table(results: dict[str, list[dict]], out: Path, reference: str, block: str = "test",
                        metrics: tuple[str, ...] = TABLE_METRICS) -> str:
     """Markdown (OUT/paired_BLOCK.md): per variant, runs, how many stopped at their epoch
@@ -172,6 +206,10 @@ def sweep(argv, description: str, name: str, variants: dict[str, list[str]], wha
     reference = reference if reference in results else next(iter(results))
     for block in ("dev", "test"):
         print(write_paired_table(results, out, reference, block))
+    if args.against_lr:
+        lr = lr_metrics(args)
+        for block in ("dev", "test"):
+            print(write_against_constant(results, out, "TF-IDF + LR", lr[block], block))
     bar_chart(results, out / f"{name}.png", title=f"{what} on {args.dataset} (test)")
     tensorboard_curves(results, out / "tensorboard")
     return args, results

@@ -32,8 +32,10 @@ def test_ablation_writes_table_and_figures(tmp_path, monkeypatch):
     runs = sorted(p.name for p in (tmp_path / "out" / "runs").iterdir())
     assert len(runs) == 6 and "J2+D*-seed1" in runs
     assert ablation.main(args) == 0  # finished runs are reused, not retrained
-    assert ablation.main(args + ["--report-only", "--reference", "J", "--report-to", str(tmp_path / "vs_j")]) == 0
+    assert ablation.main(args + ["--report-only", "--reference", "J", "--report-to", str(tmp_path / "vs_j"),
+                                 "--against-lr"]) == 0
     assert "against **J**" in (tmp_path / "vs_j" / "paired_test.md").read_text()
+    assert "| J2+D* − LR | 2 | " in (tmp_path / "vs_j" / "against_lr_test.md").read_text()
     assert "against **L+S**" in (tmp_path / "out" / "paired_test.md").read_text()  # the default report stays
     with pytest.raises(SystemExit, match="not among the variants"):
         ablation.main(args + ["--report-only", "--reference", "J2"])
@@ -53,6 +55,10 @@ def test_every_ablation_variant_is_a_valid_config():
         assert c.model.output_description_scorer and c.train.ema_momentum == 0.99
     assert not configs["J2+D*+EMA"].model.output_description_scorer  # the recorded study's pin
     assert configs["J2+D*+EMA+DS+WD"].train.weight_decay == 1.0 and configs["J2+D*+EMA+DS"].train.weight_decay == 0
+    # The two ideas under weight decay: the plain sum and BCE differ from the defaults in the two ideas only.
+    plain, defaults = configs["L+S+EMA+DS+WD"], configs["J2+D*+EMA+DS+WD"]
+    assert (plain.model.fusion, plain.train.d_max, plain.train.weight_decay) == ("sum", 0.0, 1.0)
+    assert configs["J2+D*+EMA+DS+WD+LX"].model.lexical_output and not defaults.model.lexical_output
 
 
 def test_table_mean_and_std(tmp_path):
@@ -76,6 +82,17 @@ def test_paired_difference_and_its_interval(tmp_path):
     markdown = write_paired_table(results, tmp_path, "ref", metrics=("micro_f1",))
     assert "| ref | 2 | 1 | 0.550 ± 0.071 |" in markdown  # one of the two runs reached the epoch limit
     assert "| new | 2 | 2 | 0.700 ± 0.141<br>+0.150 [" in markdown  # paired differences 0.1 and 0.2
+
+
+def test_against_a_constant_is_the_one_sample_interval(tmp_path):
+    from _common import paired_difference, write_against_constant
+
+    results = {"new": [{"dev": {"map": v}} for v in (0.6, 0.7, 0.8)]}
+    markdown = write_against_constant(results, tmp_path, "TF-IDF + LR", {"map": 0.5}, "dev", metrics=("map",))
+    _, low, high = paired_difference([0.1, 0.2, 0.3], [0.0] * 3)
+    assert "| TF-IDF + LR | 1 | 0.500 |" in markdown
+    assert f"| new − LR | 3 | +0.200 [{low:+.3f}, {high:+.3f}] |" in markdown
+    assert (tmp_path / "against_lr_dev.md").read_text() == markdown
 
 
 def test_tensorboard_curves_are_the_mean_over_seeds(tmp_path):
