@@ -88,7 +88,9 @@ def test_against_a_constant_is_the_one_sample_interval(tmp_path):
     from _common import paired_difference, write_against_constant
 
     results = {"new": [{"dev": {"map": v}} for v in (0.6, 0.7, 0.8)]}
-    markdown = write_against_constant(results, tmp_path, "TF-IDF + LR", {"map": 0.5}, "dev", metrics=("map",))
+    markdown = write_against_constant(results, tmp_path, "TF-IDF + LR", {"map": 0.5, "micro_f1_tuned": 0.25}, "dev",
+                                      metrics=("map",))
+    assert "micro-F1 at its dev-tuned threshold: 0.250" in markdown
     _, low, high = paired_difference([0.1, 0.2, 0.3], [0.0] * 3)
     assert "| TF-IDF + LR | 1 | 0.500 |" in markdown
     assert f"| new − LR | 3 | +0.200 [{low:+.3f}, {high:+.3f}] |" in markdown
