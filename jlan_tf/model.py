@@ -232,7 +232,8 @@ def build_jlan(config: ModelConfig, embeddings: np.ndarray, num_labels: int,
             needed by ``jointlaat``, ignored by the others.
         word_idf: (vocab,) the idf of each word in the training split (scikit-learn's smooth
             idf); needed with ``config.lexical_output``, whose TF-IDF scores are added to the
-            logits (``LexicalOutput``: the evidence maps explain the network's part only).
+            logits (``LexicalOutput``; the attention maps cover the network's part, the token
+            contributions of ``jlan_tf.attribution`` both).
         **denoising: the other arguments of ``JLANModel`` (burn-in, ranking, rounding, bands).
     """
     if config.arch == "jointlaat" and label_parents is None:
