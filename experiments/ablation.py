@@ -19,7 +19,7 @@ decoupled weight decay (train.weight_decay=1: a weight no gradient holds up shri
 third over 400 steps, pulling each code's own output part E_j towards the description-based
 weights); L+S+EMA+DS+WD the plain sum and plain BCE under those defaults;
 J2+D*+EMA+DS+WD+LX those defaults with TF-IDF + linear scores added to the logits
-(model.lexical_output). Each over --seeds model seeds (default 5); OUT/paired_{dev,test}.md
+(model.lexical_output), J2+D*+EMA+DS+WD+LX30 the same with model.lexical_scale=30. Each over --seeds model seeds (default 5); OUT/paired_{dev,test}.md
 hold the paired differences to L+S with their 95 % intervals. Writes OUT/table.{md,csv} (test metrics, mean ± std), OUT/ablation.png,
 OUT/convergence_fusion.png (J vs L+S), OUT/convergence_truncation.png (J+D vs J) and the
 curves of every variant for TensorBoard under OUT/tensorboard.
@@ -76,6 +76,9 @@ VARIANTS["L+S+EMA+DS+WD"] = VARIANTS["L+S+EMA+DS"] + ["train.weight_decay=1"]
 # The defaults with TF-IDF + linear scores added to the logits (model.lexical_output): do the codes
 # with few notes get LR's lexical match inside the model?
 VARIANTS["J2+D*+EMA+DS+WD+LX"] = VARIANTS["J2+D*+EMA+DS+WD"] + ["model.lexical_output=true"]
+# ... with the TF-IDF part learning 3x faster (model.lexical_scale=30): does it take more of what LR
+# learns from codes with one to four notes before the network fits them?
+VARIANTS["J2+D*+EMA+DS+WD+LX30"] = VARIANTS["J2+D*+EMA+DS+WD+LX"] + ["model.lexical_scale=30"]
 # The average over about twice as many steps (~200, 8 CodiEsp epochs): more of a seed ensemble's
 # variance reduction, or only more lag?
 VARIANTS["J2+D*+EMA995"] = VARIANTS["J2+D*"] + ["train.ema_momentum=0.995"]
