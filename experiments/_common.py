@@ -47,7 +47,8 @@ def parse_args(argv, description: str, name: str) -> argparse.Namespace:
     p.add_argument("--report-only", action="store_true",
                    help="train nothing: tables and figures from the finished runs (seeds finished for every variant)")
     p.add_argument("--only-seeds", help="comma-separated seeds to run now (e.g. to split the runs over two "
-                                        "processes); the tables cover the runs found for seeds 0..SEEDS-1")
+                                        "processes); writes no tables: --report-only then covers the runs "
+                                        "found for seeds 0..SEEDS-1")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="applied to every run, after the small defaults")
     p.add_argument("--reference", help="the variant the paired tables compare against (default: the script's)")
@@ -195,9 +196,13 @@ def sweep(argv, description: str, name: str, variants: dict[str, list[str]], wha
     """The common shape of a sweep: parse the arguments, run every variant, write OUT/table.*,
     the paired tables against ``reference`` (default: the first variant) on dev and test
     (choose on dev, report test), and the bar chart OUT/<name>.png. Returns (args, results)
-    for scripts that add figures."""
+    for scripts that add figures. With ``--only-seeds`` (one of several processes) it trains
+    and exits without a report: ``--report-only`` writes it once every process is done."""
     args = parse_args(argv, description, name)
     results = run_all(args, variants)
+    if args.only_seeds and not args.report_only:  # one of several processes: a partial report would overwrite OUT's
+        print(f"runs of seeds {args.only_seeds} finished; write the tables with --report-only")
+        raise SystemExit(0)
     if not all(results.values()):
         raise SystemExit("no seed has finished runs of every variant yet")
     out = report_dir(args)

@@ -32,6 +32,11 @@ def test_ablation_writes_table_and_figures(tmp_path, monkeypatch):
     runs = sorted(p.name for p in (tmp_path / "out" / "runs").iterdir())
     assert len(runs) == 6 and "J2+D*-seed1" in runs
     assert ablation.main(args) == 0  # finished runs are reused, not retrained
+    (tmp_path / "out" / "table.md").unlink()
+    with pytest.raises(SystemExit) as done:  # one of several processes: no partial report over OUT's
+        ablation.main(args + ["--only-seeds", "1"])
+    assert done.value.code == 0 and not (tmp_path / "out" / "table.md").exists()
+    assert ablation.main(args) == 0
     assert ablation.main(args + ["--report-only", "--reference", "J", "--report-to", str(tmp_path / "vs_j"),
                                  "--against-lr"]) == 0
     assert "against **J**" in (tmp_path / "vs_j" / "paired_test.md").read_text()
