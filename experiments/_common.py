@@ -14,7 +14,8 @@ import statistics
 from pathlib import Path
 
 from jlan_tf.cli.train import config_for, resume_training, run_training
-from jlan_tf.data.catalog import resolve
+from jlan_tf.config import Config
+from jlan_tf.data.catalog import ResolvedDataset, resolve
 from jlan_tf.data.prepared import DataError
 from jlan_tf.metrics import REPORTED
 from jlan_tf.run_folder import RunFolder
@@ -87,12 +88,22 @@ def run(args, variant: str, overrides: list[str], seed: int) -> dict:
         if run.state.exists():
             resume_training(run.path)
         else:
-            small = [] if args.full else SMALL.get(args.dataset, SMALL["synthetic"])
-            config = config_for(args.dataset, args.data_dir, None, small + args.set + overrides + [f"train.seed={seed}"])
-            run_training(resolve(args.dataset, config.data, args.data_dir, args.top_codes, args.lang), config, run.path)
+            config = sweep_config(args, overrides + [f"train.seed={seed}"])
+            run_training(sweep_dataset(args, config), config, run.path)
     except (DataError, KeyError, ValueError, NonFiniteLoss) as e:
         raise SystemExit(f"run {run.path} failed: {e.args[0] if e.args else e}") from None
     return _read_run(run)
+
+
+def sweep_config(args, overrides: list[str] = ()) -> Config:
+    """A run's config: the dataset's small defaults (unless --full), then --set, then ``overrides``."""
+    small = [] if args.full else SMALL.get(args.dataset, SMALL["synthetic"])
+    return config_for(args.dataset, args.data_dir, None, small + args.set + list(overrides))
+
+
+def sweep_dataset(args, config: Config) -> ResolvedDataset:
+    """The prepared dataset the sweep trains on (prepared on first use)."""
+    return resolve(args.dataset, config.data, args.data_dir, args.top_codes, args.lang)
 
 
 def _read_run(run: RunFolder) -> dict:
@@ -160,9 +171,7 @@ def lr_metrics(args) -> dict:
     from baseline_lr import fit_and_score
     from jlan_tf.data.prepared import load_prepared
 
-    small = [] if args.full else SMALL.get(args.dataset, SMALL["synthetic"])
-    config = config_for(args.dataset, args.data_dir, None, small + args.set)
-    return fit_and_score(load_prepared(resolve(args.dataset, config.data, args.data_dir, args.top_codes, args.lang).path))
+    return fit_and_score(load_prepared(sweep_dataset(args, sweep_config(args)).path))
 
 
 def write_paired_table(results: dict[str, list[dict]], out: Path, reference: str, block: str = "test",

@@ -53,12 +53,16 @@ class FittedLR:
 
 
 def fit_and_score(data: PreparedDataset, c: float = 10.0, seed: int = 0) -> dict:
-    scores = FittedLR(data, c, seed).scores
+    fitted = FittedLR(data, c, seed)
+    scores = fitted.scores
     dev_scores, test_scores = scores("dev"), scores("test")
     dev_true = data.splits["dev"].multi_hot(data.num_labels)
     threshold = metrics.tune_threshold(dev_true, dev_scores)
     result = {"dev": metrics.all_metrics(dev_true, dev_scores, threshold),
-              "test": metrics.all_metrics(data.splits["test"].multi_hot(data.num_labels), test_scores, threshold)}
+              "test": metrics.all_metrics(data.splits["test"].multi_hot(data.num_labels), test_scores, threshold),
+              # How large LR's weights grow (the size model.lexical_scale is set against): per code
+              # seen in training its largest |weight|, the median over those codes.
+              "largest_weight_median": float(np.median(np.abs(fitted.coefficients()[fitted.present]).max(axis=1)))}
     # The floor: every note scored with the codes' training frequencies.
     y_train = data.splits["train"].multi_hot(data.num_labels)
     priors = np.tile(y_train.mean(axis=0), (len(data.splits["test"]), 1))
@@ -90,6 +94,7 @@ def main(argv=None) -> int:
     for split in [s for s in ("dev", "test", "test_clean") if s in result]:
         print(f"TF-IDF+LR {split:>10}: " + metrics.summary_line(result[split])
               + f"  micro_f1_tuned {result[split]['micro_f1_tuned']:.4f}")
+    print(f"largest |weight| per code, median over the codes: {result['largest_weight_median']:.2f}")
     return 0
 
 

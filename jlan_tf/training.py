@@ -16,7 +16,6 @@ from pathlib import Path
 
 import keras
 import numpy as np
-from sklearn.feature_extraction.text import TfidfTransformer
 
 from jlan_tf import metrics as metric_fns
 from jlan_tf.baselines import code_parents
@@ -133,6 +132,8 @@ def new_model(data: PreparedDataset, config: Config):
 
 def word_idf(data: PreparedDataset) -> np.ndarray:
     """(vocab,) each word's smooth idf in the training split, as TF-IDF + LR computes it."""
+    from sklearn.feature_extraction.text import TfidfTransformer  # only with model.lexical_output: not at start-up
+
     counts = data.splits["train"].word_counts(len(data.vocab))
     return TfidfTransformer(sublinear_tf=True).fit(counts).idf_.astype(np.float32)
 

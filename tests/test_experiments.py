@@ -262,3 +262,17 @@ def test_seed_ensemble_table_averages_the_runs_scores():
     assert rows["one run and like a, mean of the two scores (mean ± sd of 2)"][2] == "0.875 ± 0.177"
     assert rows["mean of all 2 runs and like a (half each)"][2] == "1.000"
     assert rows["mean of all 2 runs and reversed (half each)"][2] == "0.000"
+
+
+def test_lr_reports_the_size_of_its_weights(small_synthetic):
+    import numpy as np
+
+    import baseline_lr
+    from jlan_tf.data import load_prepared
+
+    data = load_prepared(small_synthetic)
+    result = baseline_lr.fit_and_score(data)
+    fitted = baseline_lr.FittedLR(data)
+    largest = np.abs(fitted.coefficients()).max(axis=1)
+    assert result["largest_weight_median"] == pytest.approx(np.median(largest[fitted.present]))
+    assert result["largest_weight_median"] > 0

@@ -11,11 +11,12 @@ class LexicalOutput(keras.layers.Layer):
     length, and `K` a learned `(vocab, labels)` kernel, starting at 0 by default so that the
     model starts as the network alone. `scale` is a learning-rate multiplier in disguise: Adam
     moves each weight by about the learning rate a step, so at 1e-3 a few hundred steps take
-    `K` to about 0.4, while TF-IDF + LR's largest weight per code is about 5 (CodiEsp-50, C =
-    10); `scale` = 10 lets the part reach LR's size within a short run. It is TF-IDF + logistic regression inside the model:
-    a code seen in a handful of notes gets the lexical match that a linear model on words
-    gives it, which the attention network learns slowly from few examples
-    (`model.lexical_output`, not in the paper). The idf weights are fixed: set them with
+    `K` to about 0.4, while TF-IDF + LR's largest weight per code has a median of 4.6 on
+    CodiEsp-50 (C = 10; `experiments/baseline_lr.py` prints it); `scale` = 10 lets the part
+    reach LR's size within a short run. It is TF-IDF + logistic regression inside the model: a
+    code seen in a handful of notes gets the lexical match that a linear model on words gives
+    it, which the attention network learns slowly from few examples (`model.lexical_output`,
+    not in the paper). The idf weights are fixed: set them with
     `set_idf` after the layer is built (all 1 until then); id 0 (padding) always weighs 0.
 
     Args:
@@ -54,9 +55,14 @@ class LexicalOutput(keras.layers.Layer):
         idf = ops.convert_to_tensor(idf, self.idf.dtype)
         self.idf.assign(ops.concatenate([ops.zeros((1,), idf.dtype), idf[1:]]))
 
-    def tfidf(self, tokens):
-        """(batch, vocab) unit-length sublinear TF-IDF vectors of the token ids."""
-        counts = ops.cast(ops.bincount(ops.cast(tokens, "int32"), minlength=self.vocab_size), self.compute_dtype)
+    def _counts(self, tokens):
+        """(batch, vocab) how often each token id occurs in each note."""
+        return ops.cast(ops.bincount(ops.cast(tokens, "int32"), minlength=self.vocab_size), self.compute_dtype)
+
+    def tfidf(self, tokens, counts=None):
+        """(batch, vocab) unit-length sublinear TF-IDF vectors of the token ids (``counts``: their
+        ``_counts``, when the caller has them)."""
+        counts = self._counts(tokens) if counts is None else counts
         x = ops.where(counts > 0, 1.0 + ops.log(ops.maximum(counts, 1.0)), 0.0) * self.idf
         return x / ops.maximum(ops.sqrt(ops.sum(ops.square(x), axis=-1, keepdims=True)), 1e-12)
 
@@ -64,8 +70,8 @@ class LexicalOutput(keras.layers.Layer):
         """(batch, labels, tokens): each token's share of the scores, its word's term split evenly
         over the word's occurrences in the note; they sum to the scores (padding gets 0)."""
         tokens = ops.cast(tokens, "int32")
-        counts = ops.cast(ops.bincount(tokens, minlength=self.vocab_size), self.compute_dtype)
-        share = ops.take_along_axis(self.tfidf(tokens) / ops.maximum(counts, 1.0), tokens, axis=1)  # (B, T)
+        counts = self._counts(tokens)
+        share = ops.take_along_axis(self.tfidf(tokens, counts) / ops.maximum(counts, 1.0), tokens, axis=1)  # (B, T)
         kernel = ops.take(self.kernel, tokens, axis=0)                                               # (B, T, L)
         return self.scale * ops.transpose(share[..., None] * kernel, (0, 2, 1))
 
