@@ -13,43 +13,12 @@ import json
 import sys
 
 import numpy as np
-from scipy import sparse
-from sklearn.feature_extraction.text import TfidfTransformer
-from sklearn.linear_model import LogisticRegression
-from sklearn.multiclass import OneVsRestClassifier
 
 from jlan_tf import metrics
 from jlan_tf.config import Config
-from jlan_tf.data.prepared import PreparedDataset, load_prepared
 from jlan_tf.data.catalog import resolve
-
-
-
-class FittedLR:
-    """TF-IDF (sublinear tf) + one logistic regression per code, fitted on the training split."""
-
-    def __init__(self, data: PreparedDataset, c: float = 10.0, seed: int = 0):
-        self.data = data
-        self.tfidf = TfidfTransformer(sublinear_tf=True).fit(data.splits["train"].word_counts(len(data.vocab)))
-        y_train = data.splits["train"].multi_hot(data.num_labels)
-        self.present = y_train.sum(axis=0) > 0  # a code never seen in training scores 0
-        self.classifier = OneVsRestClassifier(LogisticRegression(C=c, max_iter=1000, random_state=seed), n_jobs=1)
-        self.classifier.fit(self.features("train"), y_train[:, self.present])
-
-    def features(self, split: str) -> sparse.csr_matrix:
-        return self.tfidf.transform(self.data.splits[split].word_counts(len(self.data.vocab)))
-
-    def scores(self, split: str) -> np.ndarray:
-        out = np.zeros((len(self.data.splits[split]), self.data.num_labels))
-        out[:, self.present] = self.classifier.predict_proba(self.features(split))
-        return out
-
-    def coefficients(self) -> np.ndarray:
-        """(labels, vocabulary): each code's weight per word (0 for codes never seen in training)."""
-        out = np.zeros((self.data.num_labels, len(self.data.vocab)))
-        estimators = self.classifier.estimators_
-        out[self.present] = np.stack([getattr(e, "coef_", np.zeros((1, out.shape[1])))[0] for e in estimators])
-        return out
+from jlan_tf.data.prepared import PreparedDataset, load_prepared
+from jlan_tf.linear import FittedLR
 
 
 def fit_and_score(data: PreparedDataset, c: float = 10.0, seed: int = 0) -> dict:

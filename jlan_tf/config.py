@@ -57,6 +57,8 @@ class ModelConfig:
     output_description_scorer: bool = True  # label weights = a projection of the description + offsets from 0 (paper: own)
     lexical_output: bool = False    # add TF-IDF + linear scores per code to the logits (a "wide" part; not in the paper)
     lexical_scale: float = 10.0     # its scores' multiplier (a learning-rate multiplier: layers.LexicalOutput)
+    lexical_init: str = "zeros"     # zeros (the network alone at the start) | lr (TF-IDF + LR's fit on the training split)
+    lexical_trainable: bool = True  # False: the TF-IDF part keeps its starting weights (with lr: a stacked model)
     prior_bias: bool = True         # output biases start at the log-odds of each code's frequency
     parent_projection_dim: int = 128  # jointlaat: the parent probabilities' projection (Vu et al.: 128)
     precision: str = "auto"         # auto (mixed_float16 on GPU, float32 on CPU) | float32 | mixed_float16

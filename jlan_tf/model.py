@@ -215,7 +215,8 @@ def build_jlan(config: ModelConfig, embeddings: np.ndarray, num_labels: int,
                descriptions: list[np.ndarray] | None = None, d_max: float = 0.15,
                warmup_steps: int = 1000, stop_step: int | None = None,
                label_priors: np.ndarray | None = None, label_parents: list[int] | None = None,
-               word_idf: np.ndarray | None = None, **denoising) -> JLANModel:
+               word_idf: np.ndarray | None = None, lexical_weights: tuple | None = None,
+               **denoising) -> JLANModel:
     """JLAN with the functional API (or, with ``config.arch`` other than ``jlan``, one of the
     baselines of ``jlan_tf.baselines`` in the same harness).
 
@@ -234,6 +235,11 @@ def build_jlan(config: ModelConfig, embeddings: np.ndarray, num_labels: int,
             idf); needed with ``config.lexical_output``, whose TF-IDF scores are added to the
             logits (``LexicalOutput``; the attention maps cover the network's part, the token
             contributions of ``jlan_tf.attribution`` both).
+        lexical_weights: (kernel (vocab, labels), bias (labels,)) of a linear model on those
+            TF-IDF vectors (``linear.FittedLR``, ``config.lexical_init=lr``): the TF-IDF part starts
+            as that model's weights and the output biases at its intercepts, so the model starts
+            as the linear model plus the (small) network; ``config.lexical_trainable`` = False
+            keeps them (a network that learns what the linear model misses).
         **denoising: the other arguments of ``JLANModel`` (burn-in, ranking, rounding, bands).
     """
     if config.arch == "jointlaat" and label_parents is None:
@@ -256,7 +262,8 @@ def build_jlan(config: ModelConfig, embeddings: np.ndarray, num_labels: int,
     if config.lexical_output:
         if word_idf is None:
             raise ValueError("model.lexical_output needs the words' idf in the training split (word_idf)")
-        lexical = LexicalOutput(num_labels, vocab_size, config.lexical_scale, dtype="float32", name="lexical_output")
+        lexical = LexicalOutput(num_labels, vocab_size, config.lexical_scale, dtype="float32", name="lexical_output",
+                                trainable=config.lexical_trainable)
         outputs["logits"] = keras.layers.Add(dtype="float32", name="logits")([outputs["logits"], lexical(tokens)])
     model = JLANModel(inputs={"tokens": tokens}, outputs=outputs, name=config.arch, d_max=d_max,
                       warmup_steps=warmup_steps, stop_step=stop_step, label_parents=label_parents, **denoising)
@@ -273,6 +280,10 @@ def build_jlan(config: ModelConfig, embeddings: np.ndarray, num_labels: int,
             np.multiply.at(absent, label_parents, 1 - p)
             q = np.clip(1 - absent, 1e-4, 1 - 1e-4)
             model.get_layer("parent_output").label_bias.assign(np.log(q / (1 - q)).astype(np.float32))
+    if lexical_weights is not None:
+        kernel, bias = lexical_weights
+        lexical.kernel.assign(np.asarray(kernel, np.float32) / config.lexical_scale)
+        output.label_bias.assign(np.asarray(bias, np.float32))
     needs_descriptions = [output] if output.description_scorer else []
     if attention is not None and config.label_queries == "description":
         needs_descriptions.append(attention)

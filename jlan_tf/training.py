@@ -124,18 +124,29 @@ def new_model(data: PreparedDataset, config: Config):
         label_weights=rare_code_weights(data.train_counts, t.rare_code_notes),
         label_parents=code_parents(data.codes)[1] if config.model.arch == "jointlaat" else None,
         evidence_weight=t.evidence_weight,
-        word_idf=word_idf(data) if config.model.lexical_output else None,
+        **lexical_inputs(data, config),
     )
     model.compile(optimizer=make_optimizer(t), jit_compile=t.jit_compile, steps_per_execution=t.steps_per_execution)
     return model
 
 
-def word_idf(data: PreparedDataset) -> np.ndarray:
-    """(vocab,) each word's smooth idf in the training split, as TF-IDF + LR computes it."""
-    from sklearn.feature_extraction.text import TfidfTransformer  # only with model.lexical_output: not at start-up
+def lexical_inputs(data: PreparedDataset, config: Config) -> dict:
+    """``build_jlan``'s arguments for the TF-IDF part (``model.lexical_output``): the words' idf and,
+    with ``model.lexical_init=lr``, TF-IDF + LR's weights fitted on the training split."""
+    from jlan_tf import linear
 
-    counts = data.splits["train"].word_counts(len(data.vocab))
-    return TfidfTransformer(sublinear_tf=True).fit(counts).idf_.astype(np.float32)
+    m = config.model
+    if not m.lexical_output:
+        return {}
+    if m.lexical_init == "zeros":
+        return {"word_idf": linear.word_idf(data)}
+    if m.lexical_init != "lr":
+        raise ValueError(f"model.lexical_init={m.lexical_init!r}: expected zeros or lr")
+    fitted = linear.FittedLR(data, seed=config.train.seed)
+    p = np.clip(data.train_counts / max(1, len(data.splits["train"])), 1e-4, 1 - 1e-4)
+    log.info("model.lexical_init=lr: TF-IDF + LR fitted on the training split (%d codes)", int(fitted.present.sum()))
+    return {"word_idf": fitted.tfidf.idf_.astype(np.float32),
+            "lexical_weights": (fitted.coefficients().T, fitted.intercepts(np.log(p / (1 - p))))}
 
 
 def rare_code_weights(train_counts, notes: int) -> list[float] | None:

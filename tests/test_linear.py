@@ -1,0 +1,63 @@
+"""TF-IDF + LR (jlan_tf.linear) and the TF-IDF part started from its fit (model.lexical_init=lr)."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from jlan_tf.config import Config
+from jlan_tf.data import load_prepared
+from jlan_tf.linear import FittedLR, word_idf
+from jlan_tf.training import new_model
+
+TINY = ["model.lstm_units=8", "model.attention_dim=8", "model.conv_filters=8", "model.output_hidden_dim=8"]
+
+
+def _padded(split, n):
+    tokens = np.zeros((n, split.lengths[:n].max()), np.int32)
+    for i in range(n):
+        doc = split.tokens[split.offsets[i]:split.offsets[i + 1]]
+        tokens[i, :len(doc)] = doc
+    return tf.constant(tokens)
+
+
+def test_fitted_lr_idf_and_intercepts(small_synthetic):
+    data = load_prepared(small_synthetic)
+    fitted = FittedLR(data)
+    np.testing.assert_allclose(word_idf(data), fitted.tfidf.idf_, rtol=1e-6)
+    default = np.full(data.num_labels, -7.0)
+    intercepts = fitted.intercepts(default)
+    present = np.flatnonzero(fitted.present)
+    features = fitted.features("dev")
+    # The decision function is the features times the coefficients plus the intercepts.
+    np.testing.assert_allclose(fitted.classifier.decision_function(features),
+                               features @ fitted.coefficients()[present].T + intercepts[present], rtol=1e-6, atol=1e-6)
+    assert (intercepts[~fitted.present] == -7.0).all()
+
+
+@pytest.mark.parametrize("trainable", [False, True])
+def test_lexical_init_lr_starts_as_the_fitted_lr(small_synthetic, trainable):
+    data = load_prepared(small_synthetic)
+    config = Config().apply_overrides(TINY + ["model.lexical_output=true", "model.lexical_init=lr",
+                                              f"model.lexical_trainable={str(trainable).lower()}"])
+    model = new_model(data, config)
+    lexical, output = model.get_layer("lexical_output"), model.get_layer("output")
+    fitted = FittedLR(data, seed=config.train.seed)
+    present = np.flatnonzero(fitted.present)
+    tokens = _padded(data.splits["dev"], 8)
+    # The TF-IDF part plus the output biases is LR's decision function, computed in the graph.
+    ours = lexical(tokens).numpy() + output.label_bias.numpy()
+    expected = fitted.classifier.decision_function(fitted.features("dev")[:8])
+    np.testing.assert_allclose(ours[:, present], expected, rtol=1e-4, atol=1e-4)
+    assert any(v is lexical.kernel for v in model.trainable_variables) == trainable
+    before = lexical.kernel.numpy().copy()
+    y = tf.constant(data.splits["dev"].multi_hot(data.num_labels)[:8])
+    model.fit(tf.data.Dataset.from_tensors(({"tokens": tokens}, {"labels": y})).repeat(2), verbose=0)
+    assert np.array_equal(lexical.kernel.numpy(), before) == (not trainable)
+
+
+def test_lexical_init_must_be_known(small_synthetic):
+    data = load_prepared(small_synthetic)
+    with pytest.raises(ValueError, match="lexical_init"):
+        new_model(data, Config().apply_overrides(TINY + ["model.lexical_output=true", "model.lexical_init=ones"]))
+    keras.backend.clear_session()
