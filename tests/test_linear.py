@@ -35,7 +35,7 @@ def test_fitted_lr_idf_and_intercepts(small_synthetic):
     assert (intercepts[~fitted.present] == -7.0).all()
 
 
-@pytest.mark.parametrize("trainable", [False, True])
+@pytest.mark.parametrize("trainable", [False, pytest.param(True, marks=pytest.mark.slow)])
 def test_lexical_init_lr_starts_as_the_fitted_lr(small_synthetic, trainable):
     data = load_prepared(small_synthetic)
     config = Config().apply_overrides(TINY + ["model.lexical_output=true", "model.lexical_init=lr",
