@@ -36,7 +36,7 @@ def test_fitted_lr_idf_and_intercepts(small_synthetic):
 
 
 @pytest.mark.parametrize("trainable", [False, pytest.param(True, marks=pytest.mark.slow)])
-def test_lexical_init_lr_starts_as_the_fitted_lr(small_synthetic, trainable):
+def test_lexical_init_lr_starts_as_the_fitted_lr(small_synthetic, trainable, tmp_path):
     data = load_prepared(small_synthetic)
     config = Config().apply_overrides(TINY + ["model.lexical_output=true", "model.lexical_init=lr",
                                               f"model.lexical_trainable={str(trainable).lower()}"])
@@ -54,6 +54,11 @@ def test_lexical_init_lr_starts_as_the_fitted_lr(small_synthetic, trainable):
     y = tf.constant(data.splits["dev"].multi_hot(data.num_labels)[:8])
     model.fit(tf.data.Dataset.from_tensors(({"tokens": tokens}, {"labels": y})).repeat(2), verbose=0)
     assert np.array_equal(lexical.kernel.numpy(), before) == (not trainable)
+    model.save(tmp_path / "jlan.keras")
+    loaded = keras.models.load_model(tmp_path / "jlan.keras")
+    assert loaded.get_layer("lexical_output").trainable == trainable
+    np.testing.assert_allclose(loaded.predict({"tokens": tokens}, verbose=0),
+                               model.predict({"tokens": tokens}, verbose=0), rtol=1e-6)
 
 
 def test_lexical_init_must_be_known(small_synthetic):
