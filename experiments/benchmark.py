@@ -97,6 +97,15 @@ def serve(model, args, precision: str) -> int:
     return 0
 
 
+def random_lexical_inputs(config, vocab: int, labels: int, rng) -> dict:
+    """The TF-IDF part's inputs (``model.lexical_output``, on by default) without a corpus: idf 1
+    and random weights where training would fit TF-IDF + LR; the step costs the same."""
+    if not config.lexical_output:
+        return {}
+    return {"word_idf": np.ones(vocab, np.float32),
+            "lexical_weights": (rng.normal(0, 1, (vocab, labels)).astype(np.float32), np.full(labels, -3.0))}
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--what", choices=["train", "infer", "serve"], default="train")
@@ -121,7 +130,8 @@ def main(argv=None) -> int:
     rng = np.random.default_rng(0)
     embeddings = rng.normal(0, 0.1, (args.vocab, 100)).astype(np.float32)
     descriptions = [rng.integers(2, args.vocab, 6) for _ in range(args.labels)]
-    model = build_jlan(config.model, embeddings, args.labels, descriptions, d_max=0.15, warmup_steps=10)
+    model = build_jlan(config.model, embeddings, args.labels, descriptions, d_max=0.15, warmup_steps=10,
+                       **random_lexical_inputs(config.model, args.vocab, args.labels, rng))
     # the optimizer training uses (the weights' moving average included, train.ema_momentum)
     model.compile(optimizer=make_optimizer(config.train), jit_compile=config.train.jit_compile)
     x = {"tokens": tf.constant(rng.integers(2, args.vocab, (args.batch, args.tokens)), tf.int32)}

@@ -32,6 +32,7 @@ from jlan_tf.layers import FastLSTM  # noqa: E402
 from jlan_tf.model import build_jlan  # noqa: E402
 from jlan_tf.optimizers import FusedAdam  # noqa: E402
 from jlan_tf.training import make_optimizer  # noqa: E402
+from benchmark import random_lexical_inputs  # noqa: E402
 
 VARIANTS = {  # name -> model overrides; the difference to "full" is the cost of what is removed
     "full model": [],
@@ -130,8 +131,9 @@ def main(argv=None) -> int:
     print(f"one training step, {args.tokens} tokens, batch {args.batch}, {args.labels} labels, {device}:")
     for name, overrides in VARIANTS.items():
         keras.utils.set_random_seed(0)
-        model = build_jlan(Config().apply_overrides(overrides).model, embeddings, args.labels, descriptions,
-                           d_max=0.15, warmup_steps=10)
+        config = Config().apply_overrides(overrides).model
+        model = build_jlan(config, embeddings, args.labels, descriptions, d_max=0.15, warmup_steps=10,
+                           **random_lexical_inputs(config, args.vocab, args.labels, rng))
         model.compile(optimizer=make_optimizer(Config().train))  # the optimizer training uses
         seconds = timed(lambda: model.train_on_batch(x, y, return_dict=True)["loss"], args.steps, args.repeats)
         print(f"  {name:<45} {1000 * seconds:7.0f} ms")

@@ -55,10 +55,13 @@ class ModelConfig:
     output_hidden_dim: int = 256    # shared dense before the label-wise layer; 0 = none
     output_shared_scorer: bool = False  # label weights = a shared vector + per-label offsets from 0 (long tails)
     output_description_scorer: bool = True  # label weights = a projection of the description + offsets from 0 (paper: own)
-    lexical_output: bool = False    # add TF-IDF + linear scores per code to the logits (a "wide" part; not in the paper)
+    # The TF-IDF part (layers.LexicalOutput; not in the paper): TF-IDF + LR fitted on the training
+    # split, its scores added to the logits and kept fixed, so the network learns what LR misses
+    # (chosen on CodiEsp dev, README issue 12; false: the network alone, as in the paper).
+    lexical_output: bool = True     # add TF-IDF + linear scores per code to the logits
     lexical_scale: float = 10.0     # its scores' multiplier (a learning-rate multiplier: layers.LexicalOutput)
-    lexical_init: str = "zeros"     # zeros (the network alone at the start) | lr (TF-IDF + LR's fit on the training split)
-    lexical_trainable: bool = True  # False: the TF-IDF part keeps its starting weights (with lr: a stacked model)
+    lexical_init: str = "lr"        # lr (TF-IDF + LR's fit on the training split) | zeros (learned from 0 with the rest)
+    lexical_trainable: bool = False  # False: the TF-IDF part keeps its starting weights (with lr: a stacked model)
     prior_bias: bool = True         # output biases start at the log-odds of each code's frequency
     parent_projection_dim: int = 128  # jointlaat: the parent probabilities' projection (Vu et al.: 128)
     precision: str = "auto"         # auto (mixed_float16 on GPU, float32 on CPU) | float32 | mixed_float16
@@ -92,13 +95,13 @@ class TrainConfig:
 # ``--set preset=NAME``: the published settings of a model, applied before the other --set.
 # None of the project's additions to training (truncation loss, weights' moving average, weight
 # decay) is part of a published baseline.
-_PLAIN_TRAINING = {"train.d_max": 0, "train.ema_momentum": 0, "train.weight_decay": 0}
+_PLAIN_TRAINING = {"train.d_max": 0, "train.ema_momentum": 0, "train.weight_decay": 0, "model.lexical_output": False}
 PRESETS = {
     "jlan": {},
     "jlan_paper": {"model.fusion_scale": 1, "model.fusion_label_bias": False, "train.d_max": 0.15,
                    "train.drop_rank": "loss", "train.burn_in_epochs": 0, "train.drop_rounding": "ceil",
                    "train.ema_momentum": 0, "model.output_description_scorer": False,
-                   "train.weight_decay": 0},
+                   "train.weight_decay": 0, "model.lexical_output": False},
     # Mullenbach et al. 2018 (MIMIC-III-50): 50 maps of width 10, dropout 0.2, Adam 1e-4.
     "caml": {"model.arch": "caml", "model.conv_filters": 50, "model.kernel_size": 10, "model.embedding_dropout": 0.2,
              "train.learning_rate": 1e-4, **_PLAIN_TRAINING},
@@ -118,6 +121,12 @@ PRESETS = {
 }
 
 
+# Settings whose default changed from "off" after run folders were written: a saved config that
+# lacks the key predates it and gets the old behaviour (Config.from_dict), so resuming, exporting
+# or evaluating an old run builds the model it trained.
+BEFORE_THEY_EXISTED = {"model.output_description_scorer": False, "model.lexical_output": False}
+
+
 @dataclasses.dataclass
 class Config:
     data: DataConfig = dataclasses.field(default_factory=DataConfig)
@@ -132,7 +141,13 @@ class Config:
 
     @classmethod
     def from_dict(cls, values: dict) -> "Config":
+        """A saved config; a setting it lacks takes its default, except those in
+        ``BEFORE_THEY_EXISTED``: a config saved before such a setting existed ran without it."""
         config = cls()
+        for key, value in BEFORE_THEY_EXISTED.items():
+            section, _, name = key.partition(".")
+            if section in values and name not in values[section]:
+                config.set(key, value)
         for section, fields in values.items():
             for key, value in fields.items():
                 config.set(f"{section}.{key}", value)

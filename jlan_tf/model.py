@@ -262,6 +262,9 @@ def build_jlan(config: ModelConfig, embeddings: np.ndarray, num_labels: int,
     if config.lexical_output:
         if word_idf is None:
             raise ValueError("model.lexical_output needs the words' idf in the training split (word_idf)")
+        if config.lexical_init == "lr" and lexical_weights is None:
+            raise ValueError("model.lexical_init=lr needs TF-IDF + LR's fitted weights (lexical_weights; "
+                             "training.lexical_inputs fits them)")
         lexical = LexicalOutput(num_labels, vocab_size, config.lexical_scale, dtype="float32", name="lexical_output",
                                 trainable=config.lexical_trainable)
         outputs["logits"] = keras.layers.Add(dtype="float32", name="logits")([outputs["logits"], lexical(tokens)])
@@ -280,7 +283,7 @@ def build_jlan(config: ModelConfig, embeddings: np.ndarray, num_labels: int,
             np.multiply.at(absent, label_parents, 1 - p)
             q = np.clip(1 - absent, 1e-4, 1 - 1e-4)
             model.get_layer("parent_output").label_bias.assign(np.log(q / (1 - q)).astype(np.float32))
-    if lexical_weights is not None:
+    if lexical_weights is not None and lexical is not None:
         kernel, bias = lexical_weights
         lexical.kernel.assign(np.asarray(kernel, np.float32) / config.lexical_scale)
         output.label_bias.assign(np.asarray(bias, np.float32))

@@ -138,13 +138,20 @@ def lexical_inputs(data: PreparedDataset, config: Config) -> dict:
     m = config.model
     if not m.lexical_output:
         return {}
+    megabytes = len(data.vocab) * data.num_labels * 4 / 1e6
+    if megabytes > 500:
+        log.warning("model.lexical_output: the TF-IDF part has %d words x %d codes = %.0f MB of weights (and with "
+                    "lexical_init=lr one regression per code to fit first); --set model.lexical_output=false "
+                    "trains the network alone", len(data.vocab), data.num_labels, megabytes)
     if m.lexical_init == "zeros":
         return {"word_idf": linear.word_idf(data)}
     if m.lexical_init != "lr":
         raise ValueError(f"model.lexical_init={m.lexical_init!r}: expected zeros or lr")
+    start = time.perf_counter()
     fitted = linear.FittedLR(data, seed=config.train.seed)
     p = np.clip(data.train_counts / max(1, len(data.splits["train"])), 1e-4, 1 - 1e-4)
-    log.info("model.lexical_init=lr: TF-IDF + LR fitted on the training split (%d codes)", int(fitted.present.sum()))
+    log.info("model.lexical_init=lr: TF-IDF + LR fitted on the training split (%d codes, %.0f s)",
+             int(fitted.present.sum()), time.perf_counter() - start)
     return {"word_idf": fitted.tfidf.idf_.astype(np.float32),
             "lexical_weights": (fitted.coefficients().T, fitted.intercepts(np.log(p / (1 - p))))}
 

@@ -11,11 +11,13 @@ def test_defaults_are_the_papers_sizes_and_the_forms_chosen_on_dev():
     assert (c.train.d_max, c.train.drop_rank, c.train.burn_in_epochs, c.train.drop_rounding) == \
         (0.1, "relative", 4.0, "stochastic")
     assert c.train.ema_momentum == 0.99
+    assert (c.model.lexical_output, c.model.lexical_init, c.model.lexical_trainable) == (True, "lr", False)
 
 
 @pytest.mark.parametrize("preset", ["jlan_paper", "caml", "multirescnn", "laat", "jointlaat", "laat_paper"])
-def test_published_presets_keep_the_moving_average_off(preset):
-    assert Config().apply_overrides([f"preset={preset}"]).train.ema_momentum == 0.0
+def test_published_presets_keep_the_moving_average_and_the_tfidf_part_off(preset):
+    c = Config().apply_overrides([f"preset={preset}"])
+    assert c.train.ema_momentum == 0.0 and not c.model.lexical_output
 
 
 def test_the_papers_form_is_one_list_of_overrides():
@@ -48,3 +50,14 @@ def test_save_and_load(tmp_path):
     c = Config().apply_overrides(["data.batch_size=4", "model.label_queries=trainable"])
     c.save(tmp_path / "config.json")
     assert Config.load(tmp_path / "config.json") == c
+
+
+def test_a_config_saved_before_a_setting_existed_loads_without_it(tmp_path):
+    import json
+
+    saved = Config().to_dict()
+    del saved["model"]["lexical_output"], saved["model"]["output_description_scorer"]
+    (tmp_path / "config.json").write_text(json.dumps(saved))
+    old = Config.load(tmp_path / "config.json")
+    assert not old.model.lexical_output and not old.model.output_description_scorer
+    assert Config.from_dict({"train": {"epochs": 3}}).model.lexical_output  # no model section: the defaults

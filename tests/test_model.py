@@ -11,7 +11,9 @@ import tensorflow as tf
 from jlan_tf.config import ModelConfig
 from jlan_tf.model import JLANModel, build_jlan, description_embeddings
 
-TINY = ModelConfig(embedding_dropout=0.0, conv_filters=8, lstm_units=8, attention_dim=8, output_hidden_dim=8)
+# The network alone (the TF-IDF part needs a corpus: tests/test_linear.py).
+TINY = ModelConfig(embedding_dropout=0.0, conv_filters=8, lstm_units=8, attention_dim=8, output_hidden_dim=8,
+                   lexical_output=False)
 VOCAB, DIM, LABELS = 40, 6, 5
 
 
@@ -150,7 +152,7 @@ def test_borrowing_scorers_start_from_what_they_borrow_and_reload(tmp_path, scor
 def test_lexical_output_adds_tfidf_scores_that_train_and_reload(tmp_path):
     import dataclasses
 
-    config = dataclasses.replace(TINY, lexical_output=True)
+    config = dataclasses.replace(TINY, lexical_output=True, lexical_init="zeros", lexical_trainable=True)
     with pytest.raises(ValueError, match="idf"):
         tiny_model(config=config)
     idf = np.linspace(1.0, 3.0, VOCAB).astype(np.float32)
