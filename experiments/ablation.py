@@ -77,7 +77,8 @@ VARIANTS["J2+D*+EMA+DS+WD"] = VARIANTS["J2+D*+EMA+DS"] + ["train.weight_decay=1"
 VARIANTS["L+S+EMA+DS+WD"] = VARIANTS["L+S+EMA+DS"] + ["train.weight_decay=1"]
 # The defaults with TF-IDF + linear scores added to the logits (model.lexical_output): do the codes
 # with few notes get LR's lexical match inside the model?
-VARIANTS["J2+D*+EMA+DS+WD+LX"] = VARIANTS["J2+D*+EMA+DS+WD"] + ["model.lexical_output=true"]
+VARIANTS["J2+D*+EMA+DS+WD+LX"] = VARIANTS["J2+D*+EMA+DS+WD"] + ["model.lexical_output=true", "model.lexical_init=zeros",
+                                                                 "model.lexical_trainable=true"]
 # ... with the TF-IDF part learning 3x faster (model.lexical_scale=30): does it take more of what LR
 # learns from codes with one to four notes before the network fits them?
 VARIANTS["J2+D*+EMA+DS+WD+LX30"] = VARIANTS["J2+D*+EMA+DS+WD+LX"] + ["model.lexical_scale=30"]

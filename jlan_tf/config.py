@@ -121,10 +121,11 @@ PRESETS = {
 }
 
 
-# Settings whose default changed from "off" after run folders were written: a saved config that
-# lacks the key predates it and gets the old behaviour (Config.from_dict), so resuming, exporting
+# Settings whose default changed after run folders were written: a saved config that lacks the
+# key predates it and gets the behaviour it ran with (Config.from_dict), so resuming, exporting
 # or evaluating an old run builds the model it trained.
-BEFORE_THEY_EXISTED = {"model.output_description_scorer": False, "model.lexical_output": False}
+BEFORE_THEY_EXISTED = {"model.output_description_scorer": False, "model.lexical_output": False,
+                       "model.lexical_init": "zeros", "model.lexical_trainable": True}
 
 
 @dataclasses.dataclass

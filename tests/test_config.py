@@ -60,4 +60,10 @@ def test_a_config_saved_before_a_setting_existed_loads_without_it(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps(saved))
     old = Config.load(tmp_path / "config.json")
     assert not old.model.lexical_output and not old.model.output_description_scorer
+    # A run with the TF-IDF part learned from 0, saved before lexical_init existed, keeps that form.
+    saved["model"].update(lexical_output=True)
+    del saved["model"]["lexical_init"], saved["model"]["lexical_trainable"]
+    (tmp_path / "config.json").write_text(json.dumps(saved))
+    learned = Config.load(tmp_path / "config.json").model
+    assert (learned.lexical_output, learned.lexical_init, learned.lexical_trainable) == (True, "zeros", True)
     assert Config.from_dict({"train": {"epochs": 3}}).model.lexical_output  # no model section: the defaults

@@ -64,6 +64,8 @@ def test_every_ablation_variant_is_a_valid_config():
     plain, defaults = configs["L+S+EMA+DS+WD"], configs["J2+D*+EMA+DS+WD"]
     assert (plain.model.fusion, plain.train.d_max, plain.train.weight_decay) == ("sum", 0.0, 1.0)
     assert configs["J2+D*+EMA+DS+WD+LX"].model.lexical_output and not defaults.model.lexical_output
+    learned = configs["J2+D*+EMA+DS+WD+LX"].model
+    assert (learned.lexical_init, learned.lexical_trainable) == ("zeros", True)  # as the study ran, whatever the defaults
     stacked = configs["J2+D*+EMA+DS+WD+LXLR"].model
     assert stacked.lexical_output and (stacked.lexical_init, stacked.lexical_trainable) == ("lr", False)
 
