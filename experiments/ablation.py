@@ -21,7 +21,8 @@ weights); L+S+EMA+DS+WD the plain sum and plain BCE under those defaults;
 J2+D*+EMA+DS+WD+LX those defaults with TF-IDF + linear scores added to the logits
 (model.lexical_output), J2+D*+EMA+DS+WD+LX30 the same with model.lexical_scale=30,
 J2+D*+EMA+DS+WD+LXLR with the TF-IDF part fixed at TF-IDF + LR's fit (model.lexical_init=lr,
-model.lexical_trainable=false). Each over --seeds model seeds (default 5); OUT/paired_{dev,test}.md
+model.lexical_trainable=false), the defaults now; L+S+EMA+DS+WD+LXLR the plain sum and plain
+BCE with the same part. Each over --seeds model seeds (default 5); OUT/paired_{dev,test}.md
 hold the paired differences to L+S with their 95 % intervals. Writes OUT/table.{md,csv} (test metrics, mean ± std), OUT/ablation.png,
 OUT/convergence_fusion.png (J vs L+S), OUT/convergence_truncation.png (J+D vs J) and the
 curves of every variant for TensorBoard under OUT/tensorboard.
@@ -86,6 +87,9 @@ VARIANTS["J2+D*+EMA+DS+WD+LX30"] = VARIANTS["J2+D*+EMA+DS+WD+LX"] + ["model.lexi
 # model.lexical_trainable=false): a network that learns what LR misses (a stacked model).
 VARIANTS["J2+D*+EMA+DS+WD+LXLR"] = VARIANTS["J2+D*+EMA+DS+WD+LX"] + ["model.lexical_init=lr",
                                                                       "model.lexical_trainable=false"]
+# The plain sum and plain BCE with the same fixed part: the two ideas under the defaults of now.
+VARIANTS["L+S+EMA+DS+WD+LXLR"] = VARIANTS["L+S+EMA+DS+WD"] + ["model.lexical_output=true", "model.lexical_init=lr",
+                                                                "model.lexical_trainable=false"]
 # The average over about twice as many steps (~200, 8 CodiEsp epochs): more of a seed ensemble's
 # variance reduction, or only more lag?
 VARIANTS["J2+D*+EMA995"] = VARIANTS["J2+D*"] + ["train.ema_momentum=0.995"]

@@ -68,6 +68,11 @@ def test_every_ablation_variant_is_a_valid_config():
     assert (learned.lexical_init, learned.lexical_trainable) == ("zeros", True)  # as the study ran, whatever the defaults
     stacked = configs["J2+D*+EMA+DS+WD+LXLR"].model
     assert stacked.lexical_output and (stacked.lexical_init, stacked.lexical_trainable) == ("lr", False)
+    import dataclasses
+
+    plain_stacked = configs["L+S+EMA+DS+WD+LXLR"]
+    assert plain_stacked.model == dataclasses.replace(configs["J2+D*+EMA+DS+WD+LXLR"].model, fusion="sum")
+    assert (plain_stacked.train.d_max, plain_stacked.train.weight_decay) == (0.0, 1.0)
 
 
 def test_table_mean_and_std(tmp_path):
