@@ -4,8 +4,8 @@ weights of the model's TF-IDF part (``layers.LexicalOutput``).
 
 The features are the prepared token ids (unigrams, JLAN's vocabulary) as scikit-learn's
 ``TfidfTransformer(sublinear_tf=True)`` weighs them, its idf fitted on the training split; one
-logistic regression per code (``C`` = 10 unless told). scikit-learn is imported here only, so
-that training does not load it unless an option needs it.
+logistic regression per code (``C`` = 10 unless told). scikit-learn's text and linear-model
+modules are imported only when used (training imports this module whether or not the part is on).
 """
 
 from __future__ import annotations
@@ -57,10 +57,10 @@ class FittedLR:
         out[self.present] = np.stack(weights)
         return out
 
-    def intercepts(self, default: np.ndarray) -> np.ndarray:
-        """(labels,): each code's intercept; ``default`` where the code has no regression (never
-        seen in training, or present in every training note: scikit-learn then predicts a constant)."""
-        out = np.array(default, np.float64)
+    def intercepts(self) -> np.ndarray:
+        """(labels,): each code's intercept; NaN where the code has no regression (never seen in
+        training, or present in every training note: scikit-learn then predicts a constant)."""
+        out = np.full(self.data.num_labels, np.nan)
         present = np.flatnonzero(self.present)
         for label, estimator in zip(present, self.classifier.estimators_):
             if hasattr(estimator, "intercept_"):

@@ -237,7 +237,8 @@ def build_jlan(config: ModelConfig, embeddings: np.ndarray, num_labels: int,
             contributions of ``jlan_tf.attribution`` both).
         lexical_weights: (kernel (vocab, labels), bias (labels,)) of a linear model on those
             TF-IDF vectors (``linear.FittedLR``, ``config.lexical_init=lr``): the TF-IDF part starts
-            as that model's weights and the output biases at its intercepts, so the model starts
+            as that model's weights and the output biases at its intercepts (where a code has
+            none, NaN, its bias stays as above: the prior's log-odds), so the model starts
             as the linear model plus the (small) network; ``config.lexical_trainable`` = False
             keeps them (a network that learns what the linear model misses).
         **denoising: the other arguments of ``JLANModel`` (burn-in, ranking, rounding, bands).
@@ -286,7 +287,7 @@ def build_jlan(config: ModelConfig, embeddings: np.ndarray, num_labels: int,
     if lexical_weights is not None and lexical is not None:
         kernel, bias = lexical_weights
         lexical.kernel.assign(np.asarray(kernel, np.float32) / config.lexical_scale)
-        output.label_bias.assign(np.asarray(bias, np.float32))
+        output.label_bias.assign(np.where(np.isnan(bias), output.label_bias.numpy(), bias).astype(np.float32))
     needs_descriptions = [output] if output.description_scorer else []
     if attention is not None and config.label_queries == "description":
         needs_descriptions.append(attention)

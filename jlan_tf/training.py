@@ -17,6 +17,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from jlan_tf import linear
 from jlan_tf import metrics as metric_fns
 from jlan_tf.baselines import code_parents
 from jlan_tf.config import Config
@@ -133,8 +134,6 @@ def new_model(data: PreparedDataset, config: Config):
 def lexical_inputs(data: PreparedDataset, config: Config) -> dict:
     """``build_jlan``'s arguments for the TF-IDF part (``model.lexical_output``): the words' idf and,
     with ``model.lexical_init=lr``, TF-IDF + LR's weights fitted on the training split."""
-    from jlan_tf import linear
-
     m = config.model
     if not m.lexical_output:
         return {}
@@ -149,11 +148,10 @@ def lexical_inputs(data: PreparedDataset, config: Config) -> dict:
         raise ValueError(f"model.lexical_init={m.lexical_init!r}: expected zeros or lr")
     start = time.perf_counter()
     fitted = linear.FittedLR(data, seed=config.train.seed)
-    p = np.clip(data.train_counts / max(1, len(data.splits["train"])), 1e-4, 1 - 1e-4)
     log.info("model.lexical_init=lr: TF-IDF + LR fitted on the training split (%d codes, %.0f s)",
              int(fitted.present.sum()), time.perf_counter() - start)
     return {"word_idf": fitted.tfidf.idf_.astype(np.float32),
-            "lexical_weights": (fitted.coefficients().T, fitted.intercepts(np.log(p / (1 - p))))}
+            "lexical_weights": (fitted.coefficients().T, fitted.intercepts())}
 
 
 def rare_code_weights(train_counts, notes: int) -> list[float] | None:

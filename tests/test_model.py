@@ -333,3 +333,18 @@ def test_label_weights_make_the_loss_a_weighted_mean():
     logs = model.train_on_batch(x, y, return_dict=True)
     np.testing.assert_allclose(logs["loss"], (bce * w).sum() / w.sum(), rtol=1e-5)
     assert JLANModel.from_config(model.get_config()).label_weights == weights  # kept in the config
+
+
+def test_lexical_weights_set_the_part_and_the_biases_where_a_code_has_an_intercept():
+    import dataclasses
+
+    config = dataclasses.replace(TINY, lexical_output=True)  # lexical_init=lr: the weights are given
+    kernel = np.random.default_rng(0).normal(size=(VOCAB, LABELS)).astype(np.float32)
+    bias = np.array([np.nan, -1.0, -2.0, -3.0, -4.0])  # code 0: no regression (e.g. never in training)
+    priors = np.full(LABELS, 0.2)
+    model = tiny_model(config=config, word_idf=np.ones(VOCAB, np.float32), lexical_weights=(kernel, bias),
+                       label_priors=priors)
+    np.testing.assert_allclose(model.get_layer("lexical_output").kernel.numpy() * config.lexical_scale, kernel,
+                               rtol=1e-6)
+    np.testing.assert_allclose(model.get_layer("output").label_bias.numpy(), [np.log(0.2 / 0.8), -1, -2, -3, -4],
+                               rtol=1e-6)
