@@ -1,8 +1,9 @@
 """Noise study on the synthetic corpus: label noise 0, 10, 20 and 30 % (codes missed and wrong
-codes added, in every split), plain BCE against two truncation losses: the paper's (T-BCE:
+codes added, in every split), plain BCE against truncation losses: the paper's (T-BCE:
 D_max 0.15, ranked by loss, ceil, no burn-in; ``preset=jlan_paper``'s loss) and the project's
 default (D*: ranked relative to each code's running mean positive loss, 4 epochs of burn-in,
-a 2-epoch ramp to D_max 0.1, stochastic rounding). The fusion is the default (J2) in these
+a 2-epoch ramp to D_max 0.1, stochastic rounding); D*+N drops negatives too (the highest-loss
+ones, 0.1 x the batch's positives: codes a coder missed) and N negatives alone. The fusion is the default (J2) in these
 three, so only the loss differs; the fusion's before/after uses plain BCE with the plain sum
 (``BCE L+S``) and with the paper's joint fusion (``BCE J``), paired with ``BCE`` (fusion J2).
 Scores are measured against the *clean* test labels (test_clean); the mask's precision and
@@ -30,6 +31,10 @@ LOSSES = {
     "T-BCE": ["train.d_max=0.15", "train.drop_rank=loss", "train.drop_rounding=ceil", "train.burn_in_epochs=0",
               *AS_RECORDED],
     "D*": AS_RECORDED,  # the defaults' truncation loss (config.TrainConfig)
+    # The same for negatives too (codes a coder missed: half the corpus' noise), at the positives'
+    # rate: D*+N; and negatives alone with plain BCE for the positives: N.
+    "D*+N": [*AS_RECORDED, "train.d_max_negatives=0.1"],
+    "N": ["train.d_max=0", "train.d_max_negatives=0.1", *AS_RECORDED],
 }
 # The fusion's before/after on the same data: plain BCE with the plain sum (L+S) and with the
 # paper's joint fusion (J: unscaled, one gate bias per view); BCE itself has the default fusion (J2).
@@ -40,7 +45,7 @@ FUSIONS = {
 ARMS = {**LOSSES, **FUSIONS}  # every variant at a noise rate, paired with BCE
 # Long enough for D*'s burn-in and ramp (6 epochs) to matter; early stopping ends most runs before.
 SCHEDULE = ["train.epochs=12", "train.patience=3"]
-MASK = ("mask_precision", "mask_recall")
+MASK = ("mask_precision", "mask_recall", "negative_mask_precision", "negative_mask_recall")
 
 
 def main(argv=None) -> int:

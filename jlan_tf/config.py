@@ -77,6 +77,7 @@ class TrainConfig:
     stop_epoch: float = 0.0         # > 0: stop dropping from this epoch on (an end phase of plain BCE)
     drop_rank: str = "relative"     # relative (loss minus the code's running mean) | loss (the paper)
     drop_rounding: str = "stochastic"  # stochastic | floor | ceil (the paper)
+    d_max_negatives: float = 0.0    # > 0: also drop the highest-loss negatives (missed codes?), this share of the positives
     patience: int = 5               # early stopping on train.select_on
     min_epochs: int = 0             # early stopping never stops before this epoch (small, noisy dev sets)
     select_on: str = "map"          # the dev metric of early stopping: map | micro_f1 | micro_f1_tuned

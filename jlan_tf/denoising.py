@@ -4,7 +4,7 @@ chance on coded notes.
 
 Among the positive entries of a batch (y = 1), the ``n_drop`` with the largest loss are
 dropped (weight 0): a label the model finds very unlikely is more likely a coding error.
-Negatives are always kept. The paper's schedule: ``rate(T) = min(d_max * T / warmup, d_max)``
+Negatives are kept (the paper's form). The paper's schedule: ``rate(T) = min(d_max * T / warmup, d_max)``
 and ``n_drop = ceil(rate * positives)``. Options (all off by default = the paper's form):
 
 - ``burn_in_steps``: nothing is dropped before this step; the ramp to ``d_max`` starts there
@@ -18,7 +18,11 @@ and ``n_drop = ceil(rate * positives)``. Options (all off by default = the paper
   ``floor(x) + Bernoulli(frac(x))`` (the expected number is exactly ``rate * positives``),
   seeded by the step so that runs and resumes repeat.
 
-``d_max = 0`` is plain BCE.
+- ``negative_mask``: the same for negatives (codes a coder missed), off by default
+  (``train.d_max_negatives``): the negatives with the largest loss, as many as a share of the
+  batch's positives, on the same schedule.
+
+``d_max = 0`` (and ``d_max_negatives = 0``) is plain BCE.
 """
 
 from __future__ import annotations
@@ -49,25 +53,47 @@ def truncation_mask(loss: tf.Tensor, labels: tf.Tensor, rate, rank_by: tf.Tensor
                     rounding: str = "ceil", step=0) -> tf.Tensor:
     """(B, L) float32: 0 for the ``n_drop`` positives ranked highest by ``rank_by`` (default:
     the loss), else 1. ``n_drop`` rounds ``rate * positives`` by ``rounding``."""
+    scores = loss if rank_by is None else rank_by
+    positive = labels > 0.5
+    return _drop_highest(scores, positive, tf.cast(rate, tf.float64) * _count(positive), rounding, step, salt=7)
+
+
+def negative_mask(loss: tf.Tensor, labels: tf.Tensor, rate, rounding: str = "ceil", step=0) -> tf.Tensor:
+    """(B, L) float32: 0 for the negatives with the largest loss (the codes the model is surest
+    a coder missed), ``rate * positives`` of them rounded by ``rounding``, else 1.
+
+    The count is a share of the batch's *positives*, not of its negatives: missed codes are at
+    most as many as the codes a coder wrote, while negatives outnumber them by the label count
+    (``rate`` 0.1 drops about one negative per ten positives). Ranked by the loss itself
+    (-log(1 - p)): the highest-scored negatives."""
+    negative = labels < 0.5
+    return _drop_highest(loss, negative, tf.cast(rate, tf.float64) * _count(labels > 0.5), rounding, step, salt=11)
+
+
+def _count(flags: tf.Tensor) -> tf.Tensor:
+    return tf.reduce_sum(tf.cast(flags, tf.float64))
+
+
+def _drop_highest(scores, candidate, expected, rounding, step, salt):
+    """0 for the round(``expected``) entries flagged by ``candidate`` with the highest
+    ``scores`` (no gradient through them), else 1."""
     if rounding not in ROUNDINGS:
         raise ValueError(f"rounding must be one of {ROUNDINGS}, got {rounding!r}")
-    scores = tf.reshape(tf.stop_gradient(loss if rank_by is None else rank_by), [-1])
-    positive = tf.reshape(labels, [-1]) > 0.5
-    n_positive = tf.reduce_sum(tf.cast(positive, tf.float64))
+    flat = tf.reshape(tf.stop_gradient(scores), [-1])
     # float64 and a small epsilon: 0.15 * 20 must give 3, not ceil(3.0000001) = 4.
-    expected = tf.cast(rate, tf.float64) * n_positive
     if rounding == "ceil":
         n_drop = tf.math.ceil(expected - 1e-6)
     elif rounding == "floor":
         n_drop = tf.math.floor(expected + 1e-6)
     else:
-        draw = tf.random.stateless_uniform([], seed=tf.stack([tf.cast(step, tf.int64), tf.constant(7, tf.int64)]),
+        draw = tf.random.stateless_uniform([], seed=tf.stack([tf.cast(step, tf.int64), tf.constant(salt, tf.int64)]),
                                            dtype=tf.float64)
         n_drop = tf.math.floor(expected) + tf.cast(draw < expected - tf.math.floor(expected), tf.float64)
-    candidates = tf.where(positive, scores, -float("inf"))
+    candidates = tf.where(tf.reshape(candidate, [-1]), flat, -float("inf"))
+    n_drop = tf.minimum(n_drop, _count(candidate))
     _, dropped = tf.math.top_k(candidates, k=tf.cast(n_drop, tf.int32))
-    drop = tf.scatter_nd(dropped[:, None], tf.ones_like(dropped, tf.float32), tf.shape(scores))
-    return tf.reshape(1.0 - drop, tf.shape(loss))
+    drop = tf.scatter_nd(dropped[:, None], tf.ones_like(dropped, tf.float32), tf.shape(flat))
+    return tf.reshape(1.0 - drop, tf.shape(scores))
 
 
 class PositiveLossMean:
@@ -122,4 +148,4 @@ def frequency_bands(train_counts) -> list[int]:
 
 
 __all__ = ["BAND_NAMES", "PositiveLossMean", "RANKS", "ROUNDINGS", "band_shares", "drop_rate",
-           "frequency_bands", "per_entry_bce", "truncation_mask"]
+           "frequency_bands", "negative_mask", "per_entry_bce", "truncation_mask"]

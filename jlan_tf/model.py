@@ -18,7 +18,7 @@ import tensorflow as tf
 import jlan_tf.optimizers  # noqa: F401  (registers FusedAdam: a saved model carries its optimizer)
 from jlan_tf.config import ModelConfig
 from jlan_tf.denoising import (BAND_NAMES, RANKS, ROUNDINGS, PositiveLossMean, band_shares, drop_rate,
-                               per_entry_bce, truncation_mask)
+                               negative_mask, per_entry_bce, truncation_mask)
 from jlan_tf.layers import DualAttention, FastLSTM, JointFusion, LabelWiseOutput, LexicalOutput, ResidualConv1D
 from jlan_tf.supervision import span_attention_loss
 from jlan_tf.tokenization import UNK_ID
@@ -68,6 +68,9 @@ class JLANModel(keras.Model):
         drop_rank: "loss" (the paper) or "relative" (loss minus the code's running mean
             positive loss); see ``jlan_tf.denoising``.
         drop_rounding: "ceil" (the paper), "floor" or "stochastic".
+        d_max_negatives: float. Largest number of negatives dropped per batch, as a share of its
+            positives (codes a coder missed; ``denoising.negative_mask``), on the same schedule;
+            0 = negatives always kept (the paper).
         label_bands: per label, its training-frequency band (0 rare, 1 medium, 2 frequent);
             with it the step logs, per band, the share of positives dropped
             (``dropped_share_*``) and the mean self-attention weight of joint fusion
@@ -85,13 +88,14 @@ class JLANModel(keras.Model):
 
     def __init__(self, *args, d_max=0.15, warmup_steps=1000, stop_step=None, burn_in_steps=0, drop_rank="loss",
                  drop_rounding="ceil", label_bands=None, label_weights=None, label_parents=None, evidence_weight=0.0,
-                 **kwargs):
+                 d_max_negatives=0.0, **kwargs):
         super().__init__(*args, **kwargs)
         if drop_rank not in RANKS or drop_rounding not in ROUNDINGS:
             raise ValueError(f"drop_rank must be one of {RANKS} and drop_rounding one of {ROUNDINGS}, "
                              f"got {drop_rank!r} and {drop_rounding!r}")
         self.d_max, self.warmup_steps, self.stop_step = d_max, warmup_steps, stop_step
         self.burn_in_steps, self.drop_rank, self.drop_rounding = burn_in_steps, drop_rank, drop_rounding
+        self.d_max_negatives = float(d_max_negatives)
         self.label_bands = None if label_bands is None else [int(b) for b in label_bands]
         self.label_weights = None if label_weights is None else [float(w) for w in label_weights]
         self.label_parents = None if label_parents is None else [int(p) for p in label_parents]
@@ -104,6 +108,9 @@ class JLANModel(keras.Model):
         self.dropped_tracker = keras.metrics.Sum(name="dropped")
         self.mask_hits = keras.metrics.Sum(name="mask_hits")      # dropped entries that were noise
         self.noisy_positives = keras.metrics.Sum(name="noisy_positives")
+        self.negatives_dropped = keras.metrics.Sum(name="negatives_dropped")
+        self.negative_hits = keras.metrics.Sum(name="negative_hits")  # dropped negatives that were missed codes
+        self.missed_codes = keras.metrics.Sum(name="missed_codes")
         self.band_metrics = [] if self.label_bands is None else \
             [_BandMean("dropped_share", self.label_bands), _BandMean("alpha", self.label_bands)]
         self.positive_loss_mean = None
@@ -116,7 +123,9 @@ class JLANModel(keras.Model):
 
     @property
     def metrics(self):
-        return [self.loss_tracker, self.dropped_tracker, self.mask_hits, self.noisy_positives, *self.band_metrics,
+        return [self.loss_tracker, self.dropped_tracker, self.mask_hits, self.noisy_positives,
+                *([self.negatives_dropped, self.negative_hits, self.missed_codes] if self.d_max_negatives else []),
+                *self.band_metrics,
                 *([self.parent_loss_tracker] if self.parent_matrix is not None else []),
                 *([self.evidence_loss_tracker] if self.evidence_weight > 0 else [])]
 
@@ -131,7 +140,15 @@ class JLANModel(keras.Model):
             rank_by = None if self.positive_loss_mean is None else self.positive_loss_mean.relative(loss_matrix)
             keep = truncation_mask(loss_matrix, labels, rate, rank_by, self.drop_rounding, step)  # no gradient
             kept_here = tf.reduce_sum(keep)
-            weighted = keep if self.label_weights is None else keep * tf.constant(self.label_weights)
+            keep_negatives = 1.0
+            if self.d_max_negatives:
+                negative_rate = drop_rate(step, self.d_max_negatives, self.warmup_steps, self.stop_step,
+                                          self.burn_in_steps)
+                keep_negatives = negative_mask(loss_matrix, labels, negative_rate, self.drop_rounding, step)
+                keep_all = keep * keep_negatives
+            else:
+                keep_all = keep
+            weighted = keep_all if self.label_weights is None else keep_all * tf.constant(self.label_weights)
             # The (weighted) mean over kept entries of the global batch: gradients of the replicas add up.
             kept_all = tf.distribute.get_replica_context().all_reduce("sum", tf.reduce_sum(weighted))
             loss = tf.reduce_sum(loss_matrix * weighted) / tf.maximum(kept_all, 1.0)
@@ -173,6 +190,20 @@ class JLANModel(keras.Model):
             self.noisy_positives.update_state(tf.reduce_sum(noisy))
             logs["mask_precision"] = self.mask_hits.result() / tf.maximum(self.dropped_tracker.result(), 1.0)
             logs["mask_recall"] = self.mask_hits.result() / tf.maximum(self.noisy_positives.result(), 1.0)
+        if self.d_max_negatives:
+            logs.update(self._negative_logs(labels, keep_negatives, y.get("clean_labels")))
+        return logs
+
+    def _negative_logs(self, labels, keep_negatives, clean_labels):
+        """How many negatives were dropped and, with clean labels, how many were missed codes."""
+        self.negatives_dropped.update_state(tf.reduce_sum(1.0 - keep_negatives))
+        logs = {"negatives_dropped": self.negatives_dropped.result()}
+        if clean_labels is not None:
+            missed = tf.cast(labels < 0.5, tf.float32) * tf.cast(clean_labels > 0.5, tf.float32)
+            self.negative_hits.update_state(tf.reduce_sum(missed * (1.0 - keep_negatives)))
+            self.missed_codes.update_state(tf.reduce_sum(missed))
+            logs["negative_mask_precision"] = self.negative_hits.result() / tf.maximum(self.negatives_dropped.result(), 1.0)
+            logs["negative_mask_recall"] = self.negative_hits.result() / tf.maximum(self.missed_codes.result(), 1.0)
         return logs
 
     def _parent_loss(self, labels, parent_logits):
@@ -197,7 +228,7 @@ class JLANModel(keras.Model):
                 "stop_step": self.stop_step, "burn_in_steps": self.burn_in_steps, "drop_rank": self.drop_rank,
                 "drop_rounding": self.drop_rounding, "label_bands": self.label_bands,
                 "label_weights": self.label_weights, "label_parents": self.label_parents,
-                "evidence_weight": self.evidence_weight}
+                "evidence_weight": self.evidence_weight, "d_max_negatives": self.d_max_negatives}
 
 
 def description_embeddings(descriptions: list[np.ndarray], embeddings: np.ndarray) -> np.ndarray:

@@ -121,6 +121,7 @@ def new_model(data: PreparedDataset, config: Config):
         stop_step=round(t.stop_epoch * steps) if t.stop_epoch > 0 else None,
         label_priors=data.train_counts / max(1, len(data.splits["train"])),
         burn_in_steps=round(t.burn_in_epochs * steps), drop_rank=t.drop_rank, drop_rounding=t.drop_rounding,
+        d_max_negatives=t.d_max_negatives,
         label_bands=frequency_bands(data.train_counts),
         label_weights=rare_code_weights(data.train_counts, t.rare_code_notes),
         label_parents=code_parents(data.codes)[1] if config.model.arch == "jointlaat" else None,

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from jlan_tf.denoising import PositiveLossMean, drop_rate, frequency_bands, per_entry_bce, truncation_mask
+from jlan_tf.denoising import (PositiveLossMean, drop_rate, frequency_bands, negative_mask, per_entry_bce,
+                               truncation_mask)
 
 
 def test_schedule_values():
@@ -101,3 +102,31 @@ def test_positive_loss_mean_updates_only_codes_present():
 def test_frequency_bands_split_labels_into_thirds_by_training_count():
     assert frequency_bands([50, 1, 7, 3, 100, 20]) == [2, 0, 1, 0, 2, 1]
     assert frequency_bands([]) == []
+
+
+@pytest.mark.parametrize("rate,expected", [(0.0, 0), (0.25, 2), (0.5, 3), (3.0, 14)])
+def test_negative_mask_drops_the_highest_loss_negatives_a_share_of_the_positives(rate, expected):
+    # 6 positives, 14 negatives: rate * 6 negatives dropped (ceil), never more than there are.
+    rng = np.random.default_rng(0)
+    labels = np.zeros((4, 5), np.float32)
+    labels.flat[rng.choice(20, 6, replace=False)] = 1
+    loss = rng.random((4, 5)).astype(np.float32) + 5 * labels  # positives' losses are the largest
+    keep = negative_mask(tf.constant(loss), tf.constant(labels), rate).numpy()
+    dropped = keep == 0
+    assert dropped.sum() == expected and not (dropped & (labels == 1)).any()
+    if 0 < expected < 14:
+        assert loss[dropped].min() >= loss[(labels == 0) & ~dropped].max()
+
+
+def test_negative_mask_rounding_and_its_own_stochastic_draw():
+    labels = tf.constant([[1.0, 1.0, 1.0, 0.0, 0.0]])
+    loss = tf.constant([[0.1, 0.9, 0.5, 0.2, 0.7]])
+    assert (negative_mask(loss, labels, 0.1, rounding="floor").numpy() == 0).sum() == 0
+    keep = negative_mask(loss, labels, 0.1, rounding="ceil").numpy()
+    np.testing.assert_array_equal(keep, [[1, 1, 1, 1, 0]])  # the negative with loss 0.7
+    drops = [int((negative_mask(loss, labels, 0.1, rounding="stochastic", step=s).numpy() == 0).sum())
+             for s in range(400)]
+    assert np.mean(drops) == pytest.approx(0.3, abs=0.07)
+    positive_drops = [int((truncation_mask(loss, labels, 0.1, rounding="stochastic", step=s).numpy() == 0).sum())
+                      for s in range(400)]
+    assert drops != positive_drops  # each side draws on its own

@@ -136,6 +136,21 @@ def test_noise_study_needs_synthetic_data():
         noise_study.main(["--dataset", "codiesp"])
 
 
+def test_noise_study_arms_differ_in_the_loss_only():
+    import dataclasses
+
+    import noise_study
+    from jlan_tf.config import Config
+
+    configs = {name: Config().apply_overrides(o) for name, o in noise_study.ARMS.items()}
+    bce, both, negatives = configs["BCE"], configs["D*+N"], configs["N"]
+    assert (bce.train.d_max, bce.train.d_max_negatives) == (0.0, 0.0)
+    assert (both.train.d_max, both.train.d_max_negatives) == (configs["D*"].train.d_max, 0.1)
+    assert (negatives.train.d_max, negatives.train.d_max_negatives) == (0.0, 0.1)
+    assert all(configs[name].model == bce.model for name in noise_study.LOSSES)
+    assert dataclasses.replace(both.train, d_max_negatives=0.0) == configs["D*"].train
+
+
 @pytest.mark.slow
 def test_noise_study_pairs_each_loss_with_bce_at_its_noise_rate(tmp_path, monkeypatch):
     import noise_study

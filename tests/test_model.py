@@ -80,6 +80,31 @@ def test_train_step_logs_drop_rate_and_mask_quality():
     assert 0.0 <= logs["mask_precision"][-1] <= 1.0 and 0.0 <= logs["mask_recall"][-1] <= 1.0
 
 
+def test_train_step_drops_negatives_when_asked_and_logs_their_mask_quality():
+    # Learning rate 0: the weights never move, so the step's loss can be recomputed exactly.
+    model = tiny_model(d_max=0.0, d_max_negatives=0.5, warmup_steps=1)
+    model.compile(optimizer=keras.optimizers.SGD(0.0))
+    x, y = tiny_batch(batch=6, seed=3)
+    labels = y["labels"].numpy()
+    clean = labels.copy()
+    clean[labels < 0.5] = 1  # every negative is a missed code
+    y = {**y, "clean_labels": tf.constant(clean)}
+    first = model.train_on_batch(x, y, return_dict=True)          # step 0: rate 0
+    logs = model.train_on_batch(x, y, return_dict=True)           # step 1: 0.5 x positives
+    logits = model(x, training=True)["logits"].numpy().astype(np.float64)
+    loss = (np.maximum(logits, 0) - logits * labels + np.log1p(np.exp(-np.abs(logits)))).ravel()
+    negatives = np.flatnonzero(labels.ravel() < 0.5)
+    n_drop = int(np.ceil(0.5 * labels.sum()))
+    keep = np.ones(loss.size)
+    keep[negatives[np.argsort(-loss[negatives], kind="stable")[:n_drop]]] = 0
+    assert first["negatives_dropped"] == 0 and logs["negatives_dropped"] == n_drop
+    assert logs["dropped"] == 0  # "dropped" counts positives
+    assert logs["loss"] == pytest.approx((loss * keep).sum() / keep.sum(), rel=1e-5)
+    assert logs["negative_mask_precision"] == 1.0
+    assert logs["negative_mask_recall"] == pytest.approx(n_drop / len(negatives))  # train_on_batch resets metrics
+    assert tiny_model(d_max_negatives=0.5).get_config()["d_max_negatives"] == 0.5
+
+
 @pytest.mark.parametrize("rank", ["loss", "relative"])
 def test_train_step_loss_is_the_mean_over_kept_entries_and_drops_the_right_positives(rank):
     # Learning rate 0: the weights never move, so the step's loss can be recomputed exactly.
