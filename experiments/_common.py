@@ -35,6 +35,15 @@ PAPER = ["preset=jlan_paper"]  # config.PRESETS: the paper's fusion scale, gate 
 AS_RECORDED = ["train.ema_momentum=0", "train.optimizer=keras_adam", "model.output_description_scorer=false",
                "train.weight_decay=0", "model.lexical_output=false"]
 TABLE_METRICS = REPORTED  # the metrics named once, in jlan_tf.metrics
+TUNED = "micro_f1_tuned"  # micro-F1 at the threshold tuned on dev (on dev itself: an upper bound)
+
+
+def paired_metrics(results: dict[str, list[dict]], block: str, values: dict | None = None) -> tuple[str, ...]:
+    """The paired tables' columns: TABLE_METRICS, and micro-F1 at dev's tuned threshold where
+    every run (and the constant ``values``, if given) has it: the F1 that does not hinge on
+    where the scores sit around 0.5."""
+    has_tuned = all(TUNED in r[block] for runs in results.values() for r in runs)
+    return TABLE_METRICS + ((TUNED,) if has_tuned and (values is None or TUNED in values) else ())
 
 
 def parse_args(argv, description: str, name: str) -> argparse.Namespace:
@@ -144,10 +153,12 @@ def paired_difference(a: list[float], b: list[float]) -> tuple[float, float, flo
 
 
 def write_against_constant(results: dict[str, list[dict]], out: Path, name: str, values: dict, block: str = "test",
-                           metrics: tuple[str, ...] = TABLE_METRICS) -> str:
+                           metrics: tuple[str, ...] | None = None) -> str:
     """Markdown (OUT/against_lr_BLOCK.md): a deterministic model's ``values`` (e.g. TF-IDF + LR,
     one fit) and, per variant, the mean over seeds minus it with the 95 % t-interval of the
-    seeds' differences (the interval covers the seeds' spread; the constant has none)."""
+    seeds' differences (the interval covers the seeds' spread; the constant has none).
+    ``metrics`` None: ``paired_metrics``."""
+    metrics = metrics or paired_metrics(results, block, values)
     lines = [f"Against **{name}** ({block}, one fit): per variant, the mean over seeds minus {name} "
              f"[95 % t-interval over the seeds]. F1 at the 0.5 threshold for both"
              + (f"; {name}'s micro-F1 at its dev-tuned threshold: {values['micro_f1_tuned']:.3f}."
@@ -175,10 +186,12 @@ def lr_metrics(args) -> dict:
 
 
 def write_paired_table(results: dict[str, list[dict]], out: Path, reference: str, block: str = "test",
-                       metrics: tuple[str, ...] = TABLE_METRICS) -> str:
+                       metrics: tuple[str, ...] | None = None) -> str:
     """Markdown (OUT/paired_BLOCK.md): per variant, runs, how many stopped at their epoch
-    limit, and per metric the mean ± sd and the paired difference to ``reference`` with its
-    95 % interval (seed i of each variant is paired with seed i of the reference)."""
+    limit, and per metric (None: ``paired_metrics``) the mean ± sd and the paired difference
+    to ``reference`` with its 95 % interval (seed i of each variant is paired with seed i of
+    the reference)."""
+    metrics = metrics or paired_metrics(results, block)
     ref = results[reference]
     lines = [f"Paired against **{reference}** ({block}): mean ± sd over seeds; below it, the mean paired "
              f"difference [95 % t-interval]. *at limit*: runs that reached train.epochs without early stopping.", "",

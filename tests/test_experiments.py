@@ -111,6 +111,18 @@ def test_against_a_constant_is_the_one_sample_interval(tmp_path):
     assert (tmp_path / "against_lr_dev.md").read_text() == markdown
 
 
+def test_paired_tables_add_the_tuned_f1_where_every_run_has_it(tmp_path):
+    from _common import TABLE_METRICS, TUNED, paired_metrics, write_against_constant
+
+    block = {m: 0.5 for m in TABLE_METRICS}
+    with_tuned = {"a": [{"test": {**block, TUNED: 0.6}}] * 2}
+    assert paired_metrics(with_tuned, "test") == TABLE_METRICS + (TUNED,)
+    assert paired_metrics({**with_tuned, "b": [{"test": block}]}, "test") == TABLE_METRICS  # one run lacks it
+    assert paired_metrics(with_tuned, "test", values=block) == TABLE_METRICS  # the constant lacks it
+    markdown = write_against_constant(with_tuned, tmp_path, "TF-IDF + LR", {**block, TUNED: 0.4})
+    assert markdown.splitlines()[2].endswith(f"| {TUNED} |") and "+0.200 [+0.200, +0.200] |" in markdown
+
+
 def test_tensorboard_curves_are_the_mean_over_seeds(tmp_path):
     from _common import tensorboard_curves
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
