@@ -124,7 +124,9 @@ def _read_run(run: RunFolder) -> dict:
 
 def run_all(args, variants: dict[str, list[str]]) -> dict[str, list[dict]]:
     """Seed by seed (every variant of seed 0, then of seed 1, ...), so a sweep stopped early
-    still holds paired runs of every variant."""
+    still holds paired runs of every variant. With ``--only-seeds`` (one of several processes)
+    it trains and exits without a report: a partial one would overwrite OUT's tables;
+    ``--report-only`` writes them once every process is done."""
     if args.variants:
         unknown = set(args.variants.split(",")) - set(variants)
         if unknown:
@@ -137,6 +139,9 @@ def run_all(args, variants: dict[str, list[str]]) -> dict[str, list[dict]]:
         if all(r is not None for r in runs.values()):  # --report-only: a seed counts when every variant has it
             for name, r in runs.items():
                 results[name].append(r)
+    if args.only_seeds and not args.report_only:
+        print(f"runs of seeds {args.only_seeds} finished; write the tables with --report-only")
+        raise SystemExit(0)
     return results
 
 
@@ -218,13 +223,9 @@ def sweep(argv, description: str, name: str, variants: dict[str, list[str]], wha
     """The common shape of a sweep: parse the arguments, run every variant, write OUT/table.*,
     the paired tables against ``reference`` (default: the first variant) on dev and test
     (choose on dev, report test), and the bar chart OUT/<name>.png. Returns (args, results)
-    for scripts that add figures. With ``--only-seeds`` (one of several processes) it trains
-    and exits without a report: ``--report-only`` writes it once every process is done."""
+    for scripts that add figures (``--only-seeds``: ``run_all``)."""
     args = parse_args(argv, description, name)
     results = run_all(args, variants)
-    if args.only_seeds and not args.report_only:  # one of several processes: a partial report would overwrite OUT's
-        print(f"runs of seeds {args.only_seeds} finished; write the tables with --report-only")
-        raise SystemExit(0)
     if not all(results.values()):
         raise SystemExit("no seed has finished runs of every variant yet")
     out = report_dir(args)

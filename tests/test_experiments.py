@@ -312,3 +312,18 @@ def test_lr_reports_the_size_of_its_weights(small_synthetic):
     largest = np.abs(fitted.coefficients()).max(axis=1)
     assert result["largest_weight_median"] == pytest.approx(np.median(largest[fitted.present]))
     assert result["largest_weight_median"] > 0
+
+
+def test_only_seeds_trains_and_writes_no_partial_report(monkeypatch):
+    import argparse
+
+    import _common
+
+    trained = []
+    monkeypatch.setattr(_common, "run", lambda args, name, overrides, seed: trained.append((name, seed)) or {})
+    args = argparse.Namespace(variants=None, only_seeds="1,3", seeds=5, report_only=False)
+    with pytest.raises(SystemExit) as done:  # every script (noise study, compare) stops before its tables
+        _common.run_all(args, {"A": [], "B": []})
+    assert done.value.code == 0 and trained == [("A", 1), ("B", 1), ("A", 3), ("B", 3)]
+    args.report_only = True
+    assert _common.run_all(args, {"A": []}) == {"A": [{}, {}]}
