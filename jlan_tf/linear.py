@@ -51,18 +51,22 @@ class FittedLR:
         return out
 
     def coefficients(self) -> np.ndarray:
-        """(labels, vocabulary): each code's weight per word (0 for codes never seen in training)."""
+        """(labels, vocabulary): each code's weight per word (0 where it has no regression)."""
         out = np.zeros((self.data.num_labels, len(self.data.vocab)))
-        weights = [getattr(e, "coef_", np.zeros((1, out.shape[1])))[0] for e in self.classifier.estimators_]
-        out[self.present] = np.stack(weights)
+        for label, estimator in self._regressions():
+            out[label] = estimator.coef_[0]
         return out
 
     def intercepts(self) -> np.ndarray:
-        """(labels,): each code's intercept; NaN where the code has no regression (never seen in
-        training, or present in every training note: scikit-learn then predicts a constant)."""
+        """(labels,): each code's intercept; NaN where the code has no regression."""
         out = np.full(self.data.num_labels, np.nan)
-        present = np.flatnonzero(self.present)
-        for label, estimator in zip(present, self.classifier.estimators_):
-            if hasattr(estimator, "intercept_"):
-                out[label] = estimator.intercept_[0]
+        for label, estimator in self._regressions():
+            out[label] = estimator.intercept_[0]
         return out
+
+    def _regressions(self):
+        """(label, fitted logistic regression) for each code that has one: not a code never seen
+        in training, nor one present in every training note (scikit-learn predicts a constant)."""
+        for label, estimator in zip(np.flatnonzero(self.present), self.classifier.estimators_):
+            if hasattr(estimator, "coef_"):
+                yield label, estimator

@@ -62,3 +62,26 @@ def test_lexical_init_must_be_known(small_synthetic):
     with pytest.raises(ValueError, match="lexical_init"):
         new_model(data, Config().apply_overrides(TINY + ["model.lexical_output=true", "model.lexical_init=ones"]))
     keras.backend.clear_session()
+
+
+def test_codes_without_a_regression_get_zero_weights_and_no_intercept():
+    # Code 1 never seen in training, code 2 in every training note (scikit-learn then fits a
+    # constant predictor): neither has weights or an intercept to start the TF-IDF part from.
+    import warnings
+    from types import SimpleNamespace
+
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.multiclass import OneVsRestClassifier
+
+    rng = np.random.default_rng(0)
+    x, y = rng.random((20, 4)), np.stack([rng.random(20) < 0.5, np.ones(20, bool)], 1).astype(int)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "Label 1 is present in all training examples"
+        classifier = OneVsRestClassifier(LogisticRegression()).fit(x, y)
+    fitted = FittedLR.__new__(FittedLR)
+    fitted.data = SimpleNamespace(num_labels=3, vocab=range(4))
+    fitted.present, fitted.classifier = np.array([True, False, True]), classifier
+    coefficients, intercepts = fitted.coefficients(), fitted.intercepts()
+    np.testing.assert_array_equal(coefficients[0], classifier.estimators_[0].coef_[0])
+    assert not coefficients[1:].any()
+    assert intercepts[0] == classifier.estimators_[0].intercept_[0] and np.isnan(intercepts[1:]).all()
