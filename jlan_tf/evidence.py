@@ -28,6 +28,7 @@ class CodePrediction:
     description: str
     probability: float
     evidence: list[Evidence] = field(default_factory=list)
+    coded: bool | None = None  # the score reaches the run's dev-tuned threshold (None: an export without it)
     attention: list[float] = field(default_factory=list, repr=False)  # the ranking weights of all tokens, for highlighting
 
 
@@ -64,6 +65,7 @@ def from_explain(names: list[str], outputs: dict, top_k: int, evidence_words: in
                 probability=float(outputs["top_scores"][i, j]),
                 evidence=[Evidence(tokens[p], float(attention[p]), int(p)) for p in best],
                 attention=attention.tolist(),
+                coded=bool(outputs["top_coded"][i, j]) if "top_coded" in outputs else None,
             ))
         notes.append(NotePrediction(name, codes))
     return notes
@@ -75,7 +77,8 @@ def to_text(notes: list[NotePrediction]) -> str:
         lines.append(f"== {note.name}")
         for c in note.codes:
             words = ", ".join(dict.fromkeys(e.token for e in c.evidence))  # each word once, by weight
-            lines.append(f"{c.code:>8}  {c.probability:.3f}  {c.description}  [evidence: {words}]")
+            mark = {True: "+", False: " ", None: ""}[c.coded]  # +: at or above the dev-tuned threshold
+            lines.append(f"{mark}{c.code:>8}  {c.probability:.3f}  {c.description}  [evidence: {words}]")
     return "\n".join(lines) + "\n"
 
 
@@ -123,7 +126,7 @@ def _highlighted(text: str, code: CodePrediction, highlight: int) -> str:
 def to_html(notes: list[NotePrediction], texts: list[str], highlight: int = 10,
             title: str = "JLAN: codes and their evidence") -> str:
     body = [f"<h1>{html.escape(title)}</h1>",
-            "<p>Each code lists its probability; the note below it marks the words the model attended "
+            "<p>Each code lists its probability (<i>coded</i>: at or above the threshold tuned on dev); the note below it marks the words the model attended "
             "to for that code (darker = more weight). Open a code to see its evidence.</p>"]
     for note, text in zip(notes, texts):
         body.append(f'<section class="note-block"><h2>{html.escape(note.name)}</h2>')
@@ -132,7 +135,7 @@ def to_html(notes: list[NotePrediction], texts: list[str], highlight: int = 10,
             body.append(
                 f'<details{" open" if k == 0 else ""} data-code="{html.escape(code.code)}"><summary>'
                 f'<span class="code">{html.escape(code.code)}</span> {html.escape(code.description)} '
-                f'<span class="prob">p = {code.probability:.3f}</span> '
+                f'<span class="prob">p = {code.probability:.3f}{" (coded)" if code.coded else ""}</span> '
                 f'<span class="words">evidence: {words}</span></summary>'
                 f'<div class="note">{_highlighted(text, code, highlight)}</div></details>')
         body.append("</section>")

@@ -4,7 +4,10 @@
 ``tf.string``) and need TensorFlow only — not this package — to run:
 
 - ``serving_default`` -> ``probabilities`` float32 (B, L) for every code in label order,
-  ``top_codes`` string (B, K), ``top_descriptions`` string (B, K), ``top_scores`` float32 (B, K);
+  ``top_codes`` string (B, K), ``top_descriptions`` string (B, K), ``top_scores`` float32 (B, K),
+  ``top_coded`` bool (B, K): whether each top code's score reaches the threshold tuned on the
+  run's dev split (micro-F1's best; ``metrics.json``'s ``dev.threshold``, 0.5 where a run has
+  none): the yes/no per code, for a deployment that must decide rather than rank;
 - ``explain`` -> the same top-k outputs, ``tokens`` string (B, T) (the note's tokens, "" as
   padding) and ``attention`` float32 (B, K, T): for each top code, the weight of each token in
   the code's document vector, ``(w_s A_s + w_l A_l) / (w_s + w_l)`` with the fusion weights
@@ -62,9 +65,9 @@ class JLANServing(tf.Module):
     """The exported computation: text -> tokens -> ids -> JLAN -> top-k codes (and evidence)."""
 
     def __init__(self, model: keras.Model, vocab_path: str, labels_path: str, max_tokens: int, top_k: int,
-                 fused_single_note: bool = False):
+                 fused_single_note: bool = False, threshold: float = 0.5):
         super().__init__()
-        self.model, self.max_tokens = model, max_tokens
+        self.model, self.max_tokens, self.threshold = model, max_tokens, float(threshold)
         # The probe: the model's layers, also giving the attended features h and the output's input V;
         # for one-note requests, its twin with the BiLSTM on the fused kernel (same weights).
         self.probe = probe_model(model)
@@ -94,6 +97,7 @@ class JLANServing(tf.Module):
             "top_codes": self.codes.lookup(tf.cast(top_index, tf.int64)),
             "top_descriptions": self.descriptions.lookup(tf.cast(top_index, tf.int64)),
             "top_scores": top_scores,
+            "top_coded": top_scores >= self.threshold,
         }
         return result, tokens, top_index, (dense_ids, h, v, outputs), longest
 
@@ -193,9 +197,9 @@ def write_warmup(export_dir: Path) -> Path:
 
 
 def export_model(model: keras.Model, vocab_path: Path, labels_path: Path, max_tokens: int, out: Path,
-                 version: int | None = None, top_k: int = 10) -> Path:
+                 version: int | None = None, top_k: int = 10, threshold: float = 0.5) -> Path:
     """Writes ``out/version/`` (default: the next free version) for a Keras model and its
-    vocabulary and label table. For requests of one note it adds the BiLSTM on the fused
+    vocabulary and label table; ``top_coded`` is ``top_scores >= threshold``. For requests of one note it adds the BiLSTM on the fused
     kernel (same weights, same results to 1e-7, about twice as fast there)."""
     out = Path(out)
     version = version if version is not None else next_version(out)
@@ -211,7 +215,7 @@ def export_model(model: keras.Model, vocab_path: Path, labels_path: Path, max_to
         shutil.copy(vocab_path, staged / "vocab.txt")
         shutil.copy(labels_path, staged / "labels.tsv")
         serving = JLANServing(model, str(staged / "vocab.txt"), str(staged / "labels.tsv"), max_tokens, top_k,
-                              fused_single_note=True)
+                              fused_single_note=True, threshold=threshold)
         archive = keras.export.ExportArchive()
         archive.track(model)
         for table in (serving.vocab, serving.codes, serving.descriptions):
@@ -230,10 +234,13 @@ def export_model(model: keras.Model, vocab_path: Path, labels_path: Path, max_to
 
 def export_run(run_dir: str | Path, out: str | Path | None = None, version: int | None = None,
                top_k: int = 10) -> Path:
-    """Exports a finished run to ``out/version/`` (default ``saved_models/<run name>/<next free version>/``)."""
+    """Exports a finished run to ``out/version/`` (default ``saved_models/<run name>/<next free version>/``),
+    its codes' yes/no (``top_coded``) at the threshold tuned on its dev split."""
     run = RunFolder(run_dir)
     missing = run.missing_export_assets()
     if missing:
         raise FileNotFoundError(f"{missing[0]}: missing; is {run.path} a finished training run?")
+    threshold = run.read("metrics").get("dev", {}).get("threshold", 0.5) if run.metrics.exists() else 0.5
+    log.info("codes at or above %.2f (the threshold tuned on dev) are marked coded", threshold)
     return export_model(keras.models.load_model(run.model), run.vocab, run.labels, run.read("tokenizer")["max_tokens"],
-                        Path(out) if out else Path("saved_models") / run.name, version, top_k)
+                        Path(out) if out else Path("saved_models") / run.name, version, top_k, threshold)

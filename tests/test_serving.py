@@ -130,6 +130,34 @@ def test_explain_outputs(exported):
     assert not attention[0, :, n_short:].any()  # no weight on the padding of the shorter note
 
 
+def test_top_codes_are_marked_coded_at_the_dev_tuned_threshold(exported, tmp_path, capsys):
+    from jlan_tf.cli import predict
+
+    run, path = exported
+    threshold = json.loads((run / "metrics.json").read_text())["dev"]["threshold"]
+    model = tf.saved_model.load(str(path))
+    for signature in ("serving_default", "explain"):
+        out = model.signatures[signature](text=tf.constant(NOTES))
+        np.testing.assert_array_equal(out["top_coded"].numpy(), out["top_scores"].numpy() >= np.float32(threshold))
+    scores = out["top_scores"].numpy()
+    (tmp_path / "note.txt").write_text(NOTES[0], encoding="utf-8")
+    assert predict.main(["--model", str(path), str(tmp_path / "note.txt"), "--format", "json"]) == 0
+    codes = json.loads(capsys.readouterr().out)[0]["codes"]
+    assert [c["coded"] for c in codes] == (scores[0] >= np.float32(threshold)).tolist()
+    # The threshold comes from the run: a run whose dev threshold sits inside the top scores splits them.
+    import shutil
+
+    moved = shutil.copytree(run, tmp_path / "run")
+    metrics = json.loads((moved / "metrics.json").read_text())
+    metrics["dev"]["threshold"] = float(np.median(scores))
+    (moved / "metrics.json").write_text(json.dumps(metrics))
+    out = tf.saved_model.load(str(export_run(moved, out=tmp_path / "saved"))).signatures["serving_default"](
+        text=tf.constant(NOTES))
+    coded = out["top_coded"].numpy()
+    assert coded.any() and not coded.all()
+    np.testing.assert_array_equal(coded, out["top_scores"].numpy() >= np.float32(np.median(scores)))
+
+
 def test_explain_attention_is_the_fusion_weighted_mix_at_the_top_codes(exported):
     import keras
 
