@@ -22,7 +22,8 @@ J2+D*+EMA+DS+WD+LX those defaults with TF-IDF + linear scores added to the logit
 (model.lexical_output), J2+D*+EMA+DS+WD+LX30 the same with model.lexical_scale=30,
 J2+D*+EMA+DS+WD+LXLR with the TF-IDF part fixed at TF-IDF + LR's fit (model.lexical_init=lr,
 model.lexical_trainable=false), the defaults now; L+S+EMA+DS+WD+LXLR the plain sum and plain
-BCE with the same part. Each over --seeds model seeds (default 5); OUT/paired_{dev,test}.md
+BCE with the same part; J2+D*+EMA+DS+WD+LXLR+N the defaults with negatives dropped too
+(train.d_max_negatives=0.1). Each over --seeds model seeds (default 5); OUT/paired_{dev,test}.md
 hold the paired differences to L+S with their 95 % intervals. Writes OUT/table.{md,csv} (test metrics, mean ± std), OUT/ablation.png,
 OUT/convergence_fusion.png (J vs L+S), OUT/convergence_truncation.png (J+D vs J) and the
 curves of every variant for TensorBoard under OUT/tensorboard.
@@ -90,6 +91,9 @@ VARIANTS["J2+D*+EMA+DS+WD+LXLR"] = VARIANTS["J2+D*+EMA+DS+WD+LX"] + ["model.lexi
 # The plain sum and plain BCE with the same fixed part: the two ideas under the defaults of now.
 VARIANTS["L+S+EMA+DS+WD+LXLR"] = VARIANTS["L+S+EMA+DS+WD"] + ["model.lexical_output=true", "model.lexical_init=lr",
                                                                 "model.lexical_trainable=false"]
+# The defaults with negatives dropped too (train.d_max_negatives=0.1: the codes a coder most likely
+# missed, a tenth of the batch's positives at most).
+VARIANTS["J2+D*+EMA+DS+WD+LXLR+N"] = VARIANTS["J2+D*+EMA+DS+WD+LXLR"] + ["train.d_max_negatives=0.1"]
 # The average over about twice as many steps (~200, 8 CodiEsp epochs): more of a seed ensemble's
 # variance reduction, or only more lag?
 VARIANTS["J2+D*+EMA995"] = VARIANTS["J2+D*"] + ["train.ema_momentum=0.995"]

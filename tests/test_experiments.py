@@ -73,6 +73,9 @@ def test_every_ablation_variant_is_a_valid_config():
     plain_stacked = configs["L+S+EMA+DS+WD+LXLR"]
     assert plain_stacked.model == dataclasses.replace(configs["J2+D*+EMA+DS+WD+LXLR"].model, fusion="sum")
     assert (plain_stacked.train.d_max, plain_stacked.train.weight_decay) == (0.0, 1.0)
+    negatives = configs["J2+D*+EMA+DS+WD+LXLR+N"]
+    assert negatives == dataclasses.replace(configs["J2+D*+EMA+DS+WD+LXLR"], train=dataclasses.replace(
+        configs["J2+D*+EMA+DS+WD+LXLR"].train, d_max_negatives=0.1))
 
 
 def test_table_mean_and_std(tmp_path):
