@@ -17,6 +17,8 @@ TensorBoard, OUT/tensorboard.
     python experiments/noise_study.py --seeds 5      # 20 variants x 5 seeds; ~5 min a run on 2 cores
     python experiments/noise_study.py --seeds 5 --variants "noise=0.1 BCE,noise=0.1 D*"
     python experiments/noise_study.py --seeds 5 --variants "noise=0.1 BCE,noise=0.1 BCE L+S,noise=0.1 BCE J"
+    python experiments/noise_study.py --seeds 5 --variants "noise=0.1 BCE,noise=0.1 D*+N,noise=0.1 N" \
+        --set model.lstm_units=128 --report-to results/noise_study/negatives
 """
 
 import sys
