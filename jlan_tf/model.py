@@ -140,14 +140,12 @@ class JLANModel(keras.Model):
             rank_by = None if self.positive_loss_mean is None else self.positive_loss_mean.relative(loss_matrix)
             keep = truncation_mask(loss_matrix, labels, rate, rank_by, self.drop_rounding, step)  # no gradient
             kept_here = tf.reduce_sum(keep)
-            keep_negatives = 1.0
+            keep_all = keep
             if self.d_max_negatives:
                 negative_rate = drop_rate(step, self.d_max_negatives, self.warmup_steps, self.stop_step,
                                           self.burn_in_steps)
                 keep_negatives = negative_mask(loss_matrix, labels, negative_rate, self.drop_rounding, step)
                 keep_all = keep * keep_negatives
-            else:
-                keep_all = keep
             weighted = keep_all if self.label_weights is None else keep_all * tf.constant(self.label_weights)
             # The (weighted) mean over kept entries of the global batch: gradients of the replicas add up.
             kept_all = tf.distribute.get_replica_context().all_reduce("sum", tf.reduce_sum(weighted))

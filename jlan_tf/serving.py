@@ -240,7 +240,9 @@ def export_run(run_dir: str | Path, out: str | Path | None = None, version: int 
     missing = run.missing_export_assets()
     if missing:
         raise FileNotFoundError(f"{missing[0]}: missing; is {run.path} a finished training run?")
-    threshold = run.read("metrics").get("dev", {}).get("threshold", 0.5) if run.metrics.exists() else 0.5
-    log.info("codes at or above %.2f (the threshold tuned on dev) are marked coded", threshold)
+    dev = run.read("metrics").get("dev", {}) if run.metrics.exists() else {}
+    threshold = dev.get("threshold", 0.5)
+    log.info("top codes at or above %.2f are marked coded (%s)", threshold,
+             "the threshold tuned on dev" if "threshold" in dev else "the run has no dev threshold")
     return export_model(keras.models.load_model(run.model), run.vocab, run.labels, run.read("tokenizer")["max_tokens"],
                         Path(out) if out else Path("saved_models") / run.name, version, top_k, threshold)
