@@ -36,7 +36,8 @@ curves of every variant for TensorBoard under OUT/tensorboard.
 
 import sys
 
-from _common import AS_RECORDED, PAPER, curves, report_dir, sweep
+from jlan_tf.studies.runs import AS_RECORDED, PAPER, report_dir, sweep
+from jlan_tf.studies.tables import curves
 
 # Every variant as the 5-seed study ran it (AS_RECORDED); the later variants below add the defaults back.
 VARIANTS = {name: overrides + AS_RECORDED for name, overrides in {

@@ -12,34 +12,11 @@ import argparse
 import json
 import sys
 
-import numpy as np
-
 from jlan_tf import metrics
 from jlan_tf.config import Config
 from jlan_tf.data.catalog import resolve
-from jlan_tf.data.prepared import PreparedDataset, load_prepared
-from jlan_tf.linear import FittedLR
-
-
-def fit_and_score(data: PreparedDataset, c: float = 10.0, seed: int = 0) -> dict:
-    fitted = FittedLR(data, c, seed)
-    scores = fitted.scores
-    dev_scores, test_scores = scores("dev"), scores("test")
-    dev_true = data.splits["dev"].multi_hot(data.num_labels)
-    threshold = metrics.tune_threshold(dev_true, dev_scores)
-    result = {"dev": metrics.all_metrics(dev_true, dev_scores, threshold),
-              "test": metrics.all_metrics(data.splits["test"].multi_hot(data.num_labels), test_scores, threshold),
-              # How large LR's weights grow (the size model.lexical_scale is set against): per code
-              # seen in training its largest |weight|, the median over those codes.
-              "largest_weight_median": float(np.median(np.abs(fitted.coefficients()[fitted.present]).max(axis=1)))}
-    # The floor: every note scored with the codes' training frequencies.
-    y_train = data.splits["train"].multi_hot(data.num_labels)
-    priors = np.tile(y_train.mean(axis=0), (len(data.splits["test"]), 1))
-    result["test_priors"] = metrics.all_metrics(data.splits["test"].multi_hot(data.num_labels), priors, threshold)
-    if data.has_clean_labels:
-        result["test_clean"] = metrics.all_metrics(data.splits["test"].multi_hot(data.num_labels, clean=True),
-                                                   test_scores, threshold)
-    return result
+from jlan_tf.data.prepared import load_prepared
+from jlan_tf.studies.lr_baseline import fit_and_score
 
 
 def main(argv=None) -> int:

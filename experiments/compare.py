@@ -18,7 +18,8 @@ import statistics
 import sys
 from pathlib import Path
 
-from _common import bar_chart, parse_args, report_dir, run_all, write_paired_table, write_table
+from jlan_tf.studies.runs import parse_args, report_dir, run_all
+from jlan_tf.studies.tables import bar_chart, write_paired_table, write_table
 
 MODELS = {"JLAN": [], "CAML": ["preset=caml"], "MultiResCNN": ["preset=multirescnn"], "LAAT": ["preset=laat"],
           "JointLAAT": ["preset=jointlaat"],
@@ -43,13 +44,13 @@ def main(argv=None) -> int:
     else:
         print(f"no paired tables: the reference {reference!r} is not among --variants (see --reference)")
 
-    import baseline_lr
+    from jlan_tf.studies.lr_baseline import fit_and_score
     from jlan_tf.data.prepared import load_prepared
     from jlan_tf.run_folder import RunFolder
 
     runs = (RunFolder(p) for p in sorted((Path(args.out) / "runs").iterdir()))
     first_run = next(run for run in runs if run.data_info.exists())  # every run read the same prepared data
-    lr = baseline_lr.fit_and_score(load_prepared(first_run.read("data")["path"]))
+    lr = fit_and_score(load_prepared(first_run.read("data")["path"]))
     with_lr = {**results, LR: [{"dev": lr["dev"], "test": lr["test"], "epochs": []}]}
     minutes[LR] = {"train_minutes": [float("nan")]}
     print(write_table(with_lr, out, extra=minutes))

@@ -106,8 +106,8 @@ def score_run(run_dir: Path, split: str, pairs: str, baseline_cache: dict,
     (``EXTRA_PASSES`` cost extra model passes)."""
     import keras
 
-    import baseline_lr
-    import baseline_spans
+    from jlan_tf.linear import FittedLR
+    from jlan_tf.studies.span_lexicon import SpanLexicon
     import jlan_tf.model  # noqa: F401  (registers JLAN's layers for loading)
     from jlan_tf.attribution import input_contributions, occlusion
 
@@ -116,8 +116,8 @@ def score_run(run_dir: Path, split: str, pairs: str, baseline_cache: dict,
     data = load_prepared(data_path)
     gold = gold_evidence(data, split)
     if data_path not in baseline_cache:
-        fitted = baseline_lr.FittedLR(data)
-        lexicon = baseline_spans.SpanLexicon(data) if "lexicon" in rankers else None
+        fitted = FittedLR(data)
+        lexicon = SpanLexicon(data) if "lexicon" in rankers else None
         baseline_cache[data_path] = (fitted.coefficients(), fitted.features(split).tocsr(), lexicon)
     coef, tfidf, lexicon = baseline_cache[data_path]
     part = data.splits[split]
@@ -241,7 +241,7 @@ def paired_by_seed(per_run: list[list[dict]], against: list[list[dict]], run_met
                    against_metrics: list[dict], split: str) -> tuple[str, dict]:
     """Markdown and its numbers: per evidence measure (fused, contribution) and coding metric, the
     mean of ``--run`` minus ``--against`` over seeds with its 95 % t-interval."""
-    from _common import paired_difference
+    from jlan_tf.studies.tables import paired_difference
 
     rows = {}
     for name in ("fused", "contribution"):
@@ -322,7 +322,6 @@ def main(argv=None) -> int:
     rankers = tuple(n for n in RANKERS if not (args.no_extra_passes and n in EXTRA_PASSES))
     if args.against and len(args.against) != len(args.run):
         parser.error("give as many --against runs as --run runs (paired by seed)")
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
     per_run, against, baseline_cache, data = [], [], {}, None
     try:
         for runs, into in ((args.run, per_run), (args.against, against)):

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 import numpy as np
 
@@ -65,8 +64,7 @@ def main(argv=None) -> int:
     parser.add_argument("--run", action="append", required=True, help="a finished run (repeat to compare runs)")
     parser.add_argument("--split", default="dev", choices=["dev", "test"])
     args = parser.parse_args(argv)
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    import baseline_lr
+    from jlan_tf.linear import FittedLR
 
     runs = [RunFolder(r) for r in args.run]
     data = load_prepared(runs[0].read("data")["path"])
@@ -77,7 +75,7 @@ def main(argv=None) -> int:
             scores[run.name] = run.read_scores(args.split, data.splits[args.split].ids)
     except ValueError as e:
         raise SystemExit(str(e)) from None
-    scores["TF-IDF + LR"] = baseline_lr.FittedLR(data).scores(args.split)
+    scores["TF-IDF + LR"] = FittedLR(data).scores(args.split)
     print(f"{args.split} split, {len(y)} notes, {data.num_labels} codes, {int(y.sum())} positives\n")
     print(band_table(y, scores, data.train_counts))
     return 0

@@ -24,7 +24,8 @@ TensorBoard, OUT/tensorboard.
 import sys
 from pathlib import Path
 
-from _common import AS_RECORDED, parse_args, report_dir, run_all, tensorboard_curves, write_paired_table, write_table
+from jlan_tf.studies.runs import AS_RECORDED, parse_args, report_dir, run_all
+from jlan_tf.studies.tables import tensorboard_curves, write_paired_table, write_table
 
 NOISE = ("0.0", "0.1", "0.2", "0.3")
 # The loss alone differs; every variant as the 5-seed study ran it (AS_RECORDED).

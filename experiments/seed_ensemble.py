@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 import numpy as np
 
@@ -53,9 +52,8 @@ def main(argv=None) -> int:
     parser.add_argument("--variant", required=True, help="its variant: the finished runs of seeds 0, 1, ... are used")
     parser.add_argument("--split", default="dev", choices=["dev", "test"])
     args = parser.parse_args(argv)
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    import baseline_lr
-    from _common import run_folder
+    from jlan_tf.linear import FittedLR
+    from jlan_tf.studies.runs import run_folder
 
     runs = []
     while run_folder(args.sweep, args.variant, len(runs)).metrics.exists():
@@ -70,7 +68,7 @@ def main(argv=None) -> int:
         raise SystemExit(str(e)) from None
     y = data.splits[args.split].multi_hot(data.num_labels)
     print(f"{args.split} split, {len(y)} notes; runs: {', '.join(r.name for r in runs)}\n")
-    print(ensemble_table(y, scores, {"TF-IDF + LR": baseline_lr.FittedLR(data).scores(args.split)}))
+    print(ensemble_table(y, scores, {"TF-IDF + LR": FittedLR(data).scores(args.split)}))
     return 0
 
 

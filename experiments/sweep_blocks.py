@@ -9,7 +9,7 @@ OUT/tensorboard (the convergence curves of every variant).
 
 import sys
 
-from _common import PAPER, sweep
+from jlan_tf.studies.runs import PAPER, sweep
 
 
 def main(argv=None) -> int:

@@ -10,7 +10,7 @@ OUT/tensorboard (the convergence curves of every variant).
 
 import sys
 
-from _common import PAPER, sweep
+from jlan_tf.studies.runs import PAPER, sweep
 
 RATES = ("0", "0.05", "0.1", "0.15", "0.2", "0.3")
 

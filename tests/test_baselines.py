@@ -1,8 +1,6 @@
 """The baselines (CAML, MultiResCNN, LAAT) in JLAN's harness: sizes by the papers' formulas,
 a training step, and the outputs the export and the evidence pages read."""
 
-import sys
-from pathlib import Path
 
 import keras
 import numpy as np
@@ -13,7 +11,6 @@ from jlan_tf.baselines import code_parents, parameter_count
 from jlan_tf.config import Config
 from jlan_tf.model import build_jlan
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def _config(preset, *overrides):

@@ -21,11 +21,7 @@ def test_published_presets_keep_the_moving_average_and_the_tfidf_part_off(preset
 
 
 def test_the_papers_form_is_one_list_of_overrides():
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments"))
-    from _common import PAPER
+    from jlan_tf.studies.runs import PAPER
 
     c = Config().apply_overrides(PAPER)
     assert (c.model.fusion_scale, c.model.fusion_label_bias, c.train.d_max) == (1.0, False, 0.15)

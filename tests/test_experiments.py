@@ -1,13 +1,10 @@
 """The experiment scripts at toy scale: they run the training driver and write their outputs."""
 
 import json
-import sys
-from pathlib import Path
 
 import pytest
+from scripts import load
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments"))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 TOY = ["data.synthetic_docs=120", "data.synthetic_mean_tokens=60", "train.epochs=2", "model.lstm_units=8",
        "model.attention_dim=8", "model.conv_filters=8", "model.output_hidden_dim=8"]
@@ -15,7 +12,7 @@ TOY = ["data.synthetic_docs=120", "data.synthetic_mean_tokens=60", "train.epochs
 
 @pytest.mark.slow
 def test_ablation_writes_table_and_figures(tmp_path, monkeypatch):
-    import ablation
+    ablation = load("ablation")
 
     monkeypatch.setenv("JLAN_DATA", str(tmp_path / "data"))
     args = ["--seeds", "2", "--variants", "L+S,J,J2+D*", "--out", str(tmp_path / "out")]
@@ -47,7 +44,7 @@ def test_ablation_writes_table_and_figures(tmp_path, monkeypatch):
 
 
 def test_every_ablation_variant_is_a_valid_config():
-    import ablation
+    ablation = load("ablation")
     from jlan_tf.config import Config
 
     configs = {name: Config().apply_overrides(overrides) for name, overrides in ablation.VARIANTS.items()}
@@ -79,7 +76,7 @@ def test_every_ablation_variant_is_a_valid_config():
 
 
 def test_table_mean_and_std(tmp_path):
-    from _common import write_table
+    from jlan_tf.studies.tables import write_table
 
     results = {"A": [{"test": {"micro_f1": 0.5}}, {"test": {"micro_f1": 0.7}}]}
     markdown = write_table(results, tmp_path, metrics=("micro_f1",))
@@ -88,7 +85,7 @@ def test_table_mean_and_std(tmp_path):
 
 
 def test_paired_difference_and_its_interval(tmp_path):
-    from _common import paired_difference, write_paired_table
+    from jlan_tf.studies.tables import paired_difference, write_paired_table
 
     mean, low, high = paired_difference([1.0, 2.0, 3.0], [0.0, 0.0, 0.0])
     # differences 1, 2, 3: mean 2, sd 1, t(0.975, 2 df) = 4.3027 -> half-width 4.3027 / sqrt(3)
@@ -102,7 +99,7 @@ def test_paired_difference_and_its_interval(tmp_path):
 
 
 def test_against_a_constant_is_the_one_sample_interval(tmp_path):
-    from _common import paired_difference, write_against_constant
+    from jlan_tf.studies.tables import paired_difference, write_against_constant
 
     results = {"new": [{"dev": {"map": v}} for v in (0.6, 0.7, 0.8)]}
     markdown = write_against_constant(results, tmp_path, "TF-IDF + LR", {"map": 0.5, "micro_f1_tuned": 0.25}, "dev",
@@ -115,7 +112,7 @@ def test_against_a_constant_is_the_one_sample_interval(tmp_path):
 
 
 def test_paired_tables_add_the_tuned_f1_where_every_run_has_it(tmp_path):
-    from _common import TABLE_METRICS, TUNED, paired_metrics, write_against_constant
+    from jlan_tf.studies.tables import TABLE_METRICS, TUNED, paired_metrics, write_against_constant
 
     block = {m: 0.5 for m in TABLE_METRICS}
     with_tuned = {"a": [{"test": {**block, TUNED: 0.6}}] * 2}
@@ -127,7 +124,7 @@ def test_paired_tables_add_the_tuned_f1_where_every_run_has_it(tmp_path):
 
 
 def test_tensorboard_curves_are_the_mean_over_seeds(tmp_path):
-    from _common import tensorboard_curves
+    from jlan_tf.studies.tables import tensorboard_curves
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
     from tensorboard.util.tensor_util import make_ndarray
 
@@ -145,7 +142,7 @@ def test_tensorboard_curves_are_the_mean_over_seeds(tmp_path):
 
 
 def test_noise_study_needs_synthetic_data():
-    import noise_study
+    noise_study = load("noise_study")
 
     with pytest.raises(SystemExit, match="needs the synthetic corpus"):
         noise_study.main(["--dataset", "codiesp"])
@@ -154,7 +151,7 @@ def test_noise_study_needs_synthetic_data():
 def test_noise_study_arms_differ_in_the_loss_only():
     import dataclasses
 
-    import noise_study
+    noise_study = load("noise_study")
     from jlan_tf.config import Config
 
     configs = {name: Config().apply_overrides(o) for name, o in noise_study.ARMS.items()}
@@ -168,7 +165,7 @@ def test_noise_study_arms_differ_in_the_loss_only():
 
 @pytest.mark.slow
 def test_noise_study_pairs_each_loss_with_bce_at_its_noise_rate(tmp_path, monkeypatch):
-    import noise_study
+    noise_study = load("noise_study")
 
     monkeypatch.setenv("JLAN_DATA", str(tmp_path / "data"))
     args = ["--seeds", "1", "--variants", "noise=0.2 BCE,noise=0.2 D*", "--out", str(tmp_path / "out")]
@@ -187,7 +184,7 @@ def test_noise_study_pairs_each_loss_with_bce_at_its_noise_rate(tmp_path, monkey
 def test_word2vec_epochs_report(small_synthetic, capsys):
     import re
 
-    import word2vec_epochs
+    word2vec_epochs = load("word2vec_epochs")
 
     assert word2vec_epochs.main([str(small_synthetic), "--epochs", "1", "20", "--word", "fever"]) == 0
     lines = capsys.readouterr().out.splitlines()
@@ -197,8 +194,8 @@ def test_word2vec_epochs_report(small_synthetic, capsys):
 
 @pytest.mark.slow
 def test_evidence_quality_scores_every_ranking(tmp_path):
-    import evidence_quality
-    import train
+    evidence_quality = load("evidence_quality")
+    train = load("train")
     from test_codiesp import _fake_spanish_release
 
     from jlan_tf.data.sources import prepare_codiesp
@@ -240,7 +237,7 @@ def test_evidence_quality_scores_every_ranking(tmp_path):
 
 @pytest.mark.slow
 def test_compare_runs_every_model_and_lr(tmp_path, monkeypatch):
-    import compare
+    compare = load("compare")
 
     monkeypatch.setenv("JLAN_DATA", str(tmp_path / "data"))
     args = ["--seeds", "1", "--out", str(tmp_path / "out")]
@@ -264,7 +261,7 @@ def test_compare_runs_every_model_and_lr(tmp_path, monkeypatch):
 def test_label_bands_table():
     import numpy as np
 
-    from label_bands import band_table
+    band_table = load("label_bands").band_table
 
     counts = np.array([9, 6, 5, 3, 1, 0] + [7] * 50)  # 56 codes: 50+ frequent, two rare, one unseen
     rng = np.random.default_rng(0)
@@ -286,7 +283,7 @@ def test_label_bands_table():
 def test_seed_ensemble_table_averages_the_runs_scores():
     import numpy as np
 
-    from seed_ensemble import ensemble_table
+    ensemble_table = load("seed_ensemble").ensemble_table
 
     y = np.array([[1, 1], [1, 1], [0, 0], [0, 0]])
     a = np.array([[1.0, 1.0], [0.4, 0.4], [0.5, 0.5], [0.0, 0.0]])  # each run ranks 3 of 4 pairs right
@@ -306,12 +303,13 @@ def test_seed_ensemble_table_averages_the_runs_scores():
 def test_lr_reports_the_size_of_its_weights(small_synthetic):
     import numpy as np
 
-    import baseline_lr
     from jlan_tf.data import load_prepared
+    from jlan_tf.linear import FittedLR
+    from jlan_tf.studies.lr_baseline import fit_and_score
 
     data = load_prepared(small_synthetic)
-    result = baseline_lr.fit_and_score(data)
-    fitted = baseline_lr.FittedLR(data)
+    result = fit_and_score(data)
+    fitted = FittedLR(data)
     largest = np.abs(fitted.coefficients()).max(axis=1)
     assert result["largest_weight_median"] == pytest.approx(np.median(largest[fitted.present]))
     assert result["largest_weight_median"] > 0
@@ -320,7 +318,7 @@ def test_lr_reports_the_size_of_its_weights(small_synthetic):
 def test_only_seeds_trains_and_writes_no_partial_report(monkeypatch):
     import argparse
 
-    import _common
+    from jlan_tf.studies import runs as _common
 
     trained = []
     monkeypatch.setattr(_common, "run", lambda args, name, overrides, seed: trained.append((name, seed)) or {})

@@ -215,7 +215,6 @@ MIRRORED = textwrap.dedent("""
     import numpy as np, tensorflow as tf, keras
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-    sys.path.insert(0, "tests")
     from test_model import tiny_batch, tiny_model
     def run(strategy):
         with strategy.scope():
@@ -239,7 +238,7 @@ MIRRORED = textwrap.dedent("""
 
 def test_mirrored_strategy_matches_one_device():
     result = subprocess.run([sys.executable, "-c", MIRRORED], capture_output=True, text=True,
-                            cwd=os.path.dirname(os.path.dirname(__file__)), timeout=300)
+                            cwd=os.path.dirname(__file__), timeout=300)  # python -c: the cwd (tests/) is on the path
     assert result.returncode == 0, result.stderr[-3000:]
     import json
 
@@ -291,7 +290,6 @@ MIRRORED_TRUNCATION = textwrap.dedent("""
     import numpy as np, tensorflow as tf, keras
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-    sys.path.insert(0, "tests")
     from test_model import tiny_batch, tiny_model
     from jlan_tf.denoising import per_entry_bce, truncation_mask
     x, y = tiny_batch(batch=8, seed=5)
@@ -333,7 +331,7 @@ def test_mirrored_strategy_with_truncation_matches_the_per_replica_step():
     # d_max > 0 under MirroredStrategy: each replica drops the highest-loss positives of its
     # half of the batch, and the loss is the mean over the kept entries of the whole batch.
     result = subprocess.run([sys.executable, "-c", MIRRORED_TRUNCATION], capture_output=True, text=True,
-                            cwd=os.path.dirname(os.path.dirname(__file__)), timeout=300)
+                            cwd=os.path.dirname(__file__), timeout=300)  # python -c: the cwd (tests/) is on the path
     assert result.returncode == 0, result.stderr[-3000:]
     import json
 

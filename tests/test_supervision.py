@@ -96,11 +96,9 @@ def test_evidence_weight_needs_spans_and_attention(small_synthetic, spanish):
 
 
 def test_span_lexicon_baseline(spanish, small_synthetic):
-    import sys
-    from pathlib import Path
+    from scripts import load
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments"))
-    import baseline_spans
+    baseline_spans = load("baseline_spans")
 
     # Every note: "paciente con dolor torácico y fiebre de 39 grados. dolor abdominal intenso." with the
     # three codes; spans: r07.9 "dolor torácico" (tokens 2-3), r50.9 "fiebre" (5), r10.0 "dolor" (8).

@@ -1,18 +1,16 @@
 """The training driver on a tiny synthetic corpus with a tiny model (seconds, not minutes)."""
 
 import json
-import sys
-from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
+from scripts import load
 
 from jlan_tf.config import Config
 from jlan_tf.data import load_prepared
 from jlan_tf.training import NonFiniteLoss, train
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments"))
 
 TINY = ["model.lstm_units=8", "model.attention_dim=8", "model.conv_filters=8", "model.output_hidden_dim=8",
         "data.batch_size=16", "train.warmup_epochs=1", "train.burn_in_epochs=0", "train.d_max=0.15"]
@@ -167,7 +165,7 @@ def test_strategy_setting():
 
 @pytest.mark.slow
 def test_train_script_end_to_end(tmp_path, monkeypatch, capsys):
-    import train as train_script
+    train_script = load("train")
 
     monkeypatch.setenv("JLAN_DATA", str(tmp_path / "data"))
     monkeypatch.chdir(tmp_path)  # the export lands in ./saved_models
@@ -188,7 +186,7 @@ def test_train_script_end_to_end(tmp_path, monkeypatch, capsys):
 
 
 def test_train_script_errors(tmp_path, capsys):
-    import train as train_script
+    train_script = load("train")
 
     assert train_script.main(["--dataset", str(tmp_path / "nothing"), "--runs-dir", str(tmp_path)]) == 2
     assert "not a dataset name" in capsys.readouterr().err

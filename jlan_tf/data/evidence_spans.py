@@ -3,14 +3,12 @@ prepared folder's ``S.evidence.npy`` rows ``(document, label, token position)``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
+from jlan_tf.data.documents import Document, WarningCounter
 from jlan_tf.tokenization import token_spans
-
-if TYPE_CHECKING:
-    from jlan_tf.data.prepared import Document, WarningCounter
 
 
 def evidence_positions(doc: Document, max_tokens: int, warnings: WarningCounter) -> dict[str, list[int]] | None:

@@ -22,7 +22,6 @@ renamed into place, so a failed preparation never leaves a half-written ``--out`
 
 from __future__ import annotations
 
-import collections
 import dataclasses
 import hashlib
 import json
@@ -34,9 +33,9 @@ from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 import numpy as np
-from scipy import sparse
 from tqdm import tqdm
 
+from jlan_tf.data.documents import DataError, Document, Split, WarningCounter  # noqa: F401 (re-exported)
 from jlan_tf.data.evidence_spans import evidence_array, evidence_positions
 from jlan_tf.data.word2vec import embeddings_for, warn_if_undertrained, word2vec_epochs_for
 from jlan_tf.tokenization import DEFAULT_MAX_TOKENS, UNK_ID, Vocabulary, tokenize
@@ -46,61 +45,6 @@ log = logging.getLogger(__name__)
 SPLITS = ("train", "dev", "test")
 SPLIT_ARRAYS = ("tokens", "offsets", "labels", "label_offsets", "clean_labels", "clean_label_offsets", "evidence")
 FORMAT_VERSION = 1
-
-
-class DataError(Exception):
-    """Bad input: the message names the file (and line or field) and never quotes note text."""
-
-
-@dataclasses.dataclass
-class Document:
-    id: str
-    text: str
-    codes: Sequence[str]
-    clean_codes: Sequence[str] | None = None  # the noise-free labels, when the source knows them
-    evidence: Mapping[str, Sequence[tuple[int, int]]] | None = None  # code -> coder's (start, end) character spans
-
-
-@dataclasses.dataclass
-class Split:
-    """One split as read back from a prepared folder (ragged arrays as flat + offsets)."""
-
-    ids: list[str]
-    tokens: np.ndarray
-    offsets: np.ndarray
-    labels: np.ndarray
-    label_offsets: np.ndarray
-    clean_labels: np.ndarray | None = None
-    clean_label_offsets: np.ndarray | None = None
-    evidence: np.ndarray | None = None  # (n, 3) int32: document, label, token position
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    @property
-    def lengths(self) -> np.ndarray:
-        return np.diff(self.offsets)
-
-    def evidence_by_pair(self) -> dict[tuple[int, int], np.ndarray]:
-        """(document, label) -> the token positions of the coder's span (``evidence`` must be set)."""
-        keys, starts = np.unique(self.evidence[:, :2], axis=0, return_index=True)
-        ends = list(starts[1:]) + [len(self.evidence)]
-        return {(int(d), int(l)): self.evidence[s:e, 2] for (d, l), s, e in zip(keys, starts, ends)}
-
-    def word_counts(self, vocab_size: int) -> sparse.csr_matrix:
-        """(documents, vocab_size) sparse matrix: how often each token id occurs in each document."""
-        rows = np.repeat(np.arange(len(self)), self.lengths)
-        return sparse.csr_matrix((np.ones(len(rows)), (rows, self.tokens)), shape=(len(self), vocab_size))
-
-    def multi_hot(self, num_labels: int, clean: bool = False) -> np.ndarray:
-        """(documents, labels) float32 0/1 matrix."""
-        flat, offsets = (
-            (self.clean_labels, self.clean_label_offsets) if clean else (self.labels, self.label_offsets)
-        )
-        out = np.zeros((len(self), num_labels), np.float32)
-        rows = np.repeat(np.arange(len(self)), np.diff(offsets))
-        out[rows, flat] = 1.0
-        return out
 
 
 @dataclasses.dataclass
@@ -121,13 +65,6 @@ class PreparedDataset:
     @property
     def has_clean_labels(self) -> bool:
         return self.splits["train"].clean_labels is not None
-
-
-class WarningCounter(collections.Counter):
-    """Counts recoverable problems; they are logged once and recorded in ``meta.json``."""
-
-    def summary(self) -> str:
-        return ", ".join(f"{k}: {v}" for k, v in sorted(self.items())) or "none"
 
 
 def _offsets(lengths: Sequence[int]) -> np.ndarray:

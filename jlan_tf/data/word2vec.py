@@ -7,14 +7,12 @@ import logging
 import math
 import zlib
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping
+from typing import Mapping
 
 import numpy as np
 
+from jlan_tf.data.documents import Split
 from jlan_tf.tokenization import Vocabulary
-
-if TYPE_CHECKING:
-    from jlan_tf.data.prepared import Split
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+"""Code shared by the study scripts of ``experiments/`` (sweeps, ablations, tables)."""
