@@ -8,9 +8,9 @@ truncation loss, J2+D* = J2 with the reworked denoising (relative ranking, burn-
 D_max, stochastic rounding); J2+D*+EMA = J2+D* evaluated and kept as the moving average of its
 weights (train.ema_momentum=0.99), L+S+EMA the plain sum with it, J2+D*+EMA+FE the
 defaults with the word vectors frozen (model.train_embeddings=false), J2+D*+EMA+Adam the
-same with Adam as written instead of Keras 3's reading (train.optimizer=adam); J2+D*+EMA+U128
+same with Adam as written instead of Keras 3's reading (study.optimizer=adam); J2+D*+EMA+U128
 and +U64 the defaults with 128 or 64 LSTM units per direction instead of 256; J2+D*+EMA+SS the
-defaults with a shared output scorer (model.output_shared_scorer), J2+D*+EMA+DS with output
+defaults with a shared output scorer (study.output_shared_scorer), J2+D*+EMA+DS with output
 weights drawn from the code descriptions (model.output_description_scorer), J2+D*+EMA995 the
 defaults with a longer moving average (momentum 0.995 instead of 0.99); L+S+EMA+DS and
 J2+EMA+DS the plain sum and joint fusion without denoising, both with the description scorer
@@ -19,9 +19,9 @@ decoupled weight decay (train.weight_decay=1: a weight no gradient holds up shri
 third over 400 steps, pulling each code's own output part E_j towards the description-based
 weights); L+S+EMA+DS+WD the plain sum and plain BCE under those defaults;
 J2+D*+EMA+DS+WD+LX those defaults with TF-IDF + linear scores added to the logits
-(model.lexical_output), J2+D*+EMA+DS+WD+LX30 the same with model.lexical_scale=30,
-J2+D*+EMA+DS+WD+LXLR with the TF-IDF part fixed at TF-IDF + LR's fit (model.lexical_init=lr,
-model.lexical_trainable=false), the defaults now; L+S+EMA+DS+WD+LXLR the plain sum and plain
+(model.lexical_output), J2+D*+EMA+DS+WD+LX30 the same with study.lexical_scale=30,
+J2+D*+EMA+DS+WD+LXLR with the TF-IDF part fixed at TF-IDF + LR's fit (study.lexical_init=lr,
+study.lexical_trainable=false), the defaults now; L+S+EMA+DS+WD+LXLR the plain sum and plain
 BCE with the same part; J2+D*+EMA+DS+WD+LXLR+N the defaults with negatives dropped too
 (train.d_max_negatives=0.1). Each over --seeds model seeds (default 5); OUT/paired_{dev,test}.md
 hold the paired differences to L+S with their 95 % intervals. Writes OUT/table.{md,csv} (test metrics, mean ± std), OUT/ablation.png,
@@ -46,11 +46,11 @@ VARIANTS = {name: overrides + AS_RECORDED for name, overrides in {
     "L+S": ["model.fusion=sum", "train.d_max=0"],
     "J": PAPER + ["model.fusion=joint", "train.d_max=0"],
     "J+D": PAPER + ["model.fusion=joint"],
-    "J2": ["model.fusion=joint", "model.fusion_scale=2", "model.fusion_label_bias=true", "train.d_max=0"],
-    "J2+D": ["model.fusion=joint", "model.fusion_scale=2", "model.fusion_label_bias=true", "train.d_max=0.15"],
-    "J2+D*": ["model.fusion=joint", "model.fusion_scale=2", "model.fusion_label_bias=true", "train.d_max=0.1",
-              "train.drop_rank=relative", "train.burn_in_epochs=4", "train.warmup_epochs=2",
-              "train.drop_rounding=stochastic"],
+    "J2": ["model.fusion=joint", "study.fusion_scale=2", "study.fusion_label_bias=true", "train.d_max=0"],
+    "J2+D": ["model.fusion=joint", "study.fusion_scale=2", "study.fusion_label_bias=true", "train.d_max=0.15"],
+    "J2+D*": ["model.fusion=joint", "study.fusion_scale=2", "study.fusion_label_bias=true", "train.d_max=0.1",
+              "study.drop_rank=relative", "train.burn_in_epochs=4", "train.warmup_epochs=2",
+              "study.drop_rounding=stochastic"],
 }.items()}
 # J2+D* with the weights' moving average: the defaults until the description scorer (README,
 # issue 12; J2+D*+EMA+DS+WD below is the defaults now); the plain sum with it (do the two ideas pay
@@ -58,16 +58,16 @@ VARIANTS = {name: overrides + AS_RECORDED for name, overrides in {
 VARIANTS["J2+D*+EMA"] = VARIANTS["J2+D*"] + ["train.ema_momentum=0.99"]
 VARIANTS["L+S+EMA"] = VARIANTS["L+S"] + ["train.ema_momentum=0.99"]
 VARIANTS["J2+D*+EMA+FE"] = VARIANTS["J2+D*+EMA"] + ["model.train_embeddings=false"]
-# The defaults with Adam as written instead of Keras 3's reading of it (train.optimizer=adam;
+# The defaults with Adam as written instead of Keras 3's reading of it (study.optimizer=adam;
 # dev kept Keras 3's: README, Training, "Optimizer").
-VARIANTS["J2+D*+EMA+Adam"] = VARIANTS["J2+D*+EMA"] + ["train.optimizer=adam"]
+VARIANTS["J2+D*+EMA+Adam"] = VARIANTS["J2+D*+EMA"] + ["study.optimizer=adam"]
 # The defaults with a smaller BiLSTM (the paper's 256 per direction was sized for MIMIC-III's
 # 8k-47k notes): does a model sized for 400 notes rank the rarer codes better?
 VARIANTS["J2+D*+EMA+U128"] = VARIANTS["J2+D*+EMA"] + ["model.lstm_units=128"]
 VARIANTS["J2+D*+EMA+U64"] = VARIANTS["J2+D*+EMA"] + ["model.lstm_units=64"]
 # The defaults with a shared output scorer (label weights = a shared vector + per-label offsets
-# from 0, model.output_shared_scorer): can the rarer codes borrow a scorer from the frequent ones?
-VARIANTS["J2+D*+EMA+SS"] = VARIANTS["J2+D*+EMA"] + ["model.output_shared_scorer=true"]
+# from 0, study.output_shared_scorer): can the rarer codes borrow a scorer from the frequent ones?
+VARIANTS["J2+D*+EMA+SS"] = VARIANTS["J2+D*+EMA"] + ["study.output_shared_scorer=true"]
 # ... or from the codes with similar descriptions (model.output_description_scorer)?
 VARIANTS["J2+D*+EMA+DS"] = VARIANTS["J2+D*+EMA"] + ["model.output_description_scorer=true"]
 # The two ideas one at a time under the defaults (description scorer and average on): neither
@@ -80,18 +80,24 @@ VARIANTS["J2+D*+EMA+DS+WD"] = VARIANTS["J2+D*+EMA+DS"] + ["train.weight_decay=1"
 VARIANTS["L+S+EMA+DS+WD"] = VARIANTS["L+S+EMA+DS"] + ["train.weight_decay=1"]
 # The defaults with TF-IDF + linear scores added to the logits (model.lexical_output): do the codes
 # with few notes get LR's lexical match inside the model?
-VARIANTS["J2+D*+EMA+DS+WD+LX"] = VARIANTS["J2+D*+EMA+DS+WD"] + ["model.lexical_output=true", "model.lexical_init=zeros",
-                                                                 "model.lexical_trainable=true"]
-# ... with the TF-IDF part learning 3x faster (model.lexical_scale=30): does it take more of what LR
+# (every TF-IDF part of the recorded studies had the dense kernel: model.lexical_words=0)
+VARIANTS["J2+D*+EMA+DS+WD+LX"] = VARIANTS["J2+D*+EMA+DS+WD"] + ["model.lexical_output=true", "model.lexical_words=0",
+                                                                 "study.lexical_init=zeros",
+                                                                 "study.lexical_trainable=true"]
+# ... with the TF-IDF part learning 3x faster (study.lexical_scale=30): does it take more of what LR
 # learns from codes with one to four notes before the network fits them?
-VARIANTS["J2+D*+EMA+DS+WD+LX30"] = VARIANTS["J2+D*+EMA+DS+WD+LX"] + ["model.lexical_scale=30"]
-# ... with the TF-IDF part started as TF-IDF + LR's fit and kept there (model.lexical_init=lr,
-# model.lexical_trainable=false): a network that learns what LR misses (a stacked model).
-VARIANTS["J2+D*+EMA+DS+WD+LXLR"] = VARIANTS["J2+D*+EMA+DS+WD+LX"] + ["model.lexical_init=lr",
-                                                                      "model.lexical_trainable=false"]
+VARIANTS["J2+D*+EMA+DS+WD+LX30"] = VARIANTS["J2+D*+EMA+DS+WD+LX"] + ["study.lexical_scale=30"]
+# ... with the TF-IDF part started as TF-IDF + LR's fit and kept there (study.lexical_init=lr,
+# study.lexical_trainable=false): a network that learns what LR misses (a stacked model).
+VARIANTS["J2+D*+EMA+DS+WD+LXLR"] = VARIANTS["J2+D*+EMA+DS+WD+LX"] + ["study.lexical_init=lr",
+                                                                      "study.lexical_trainable=false"]
 # The plain sum and plain BCE with the same fixed part: the two ideas under the defaults of now.
-VARIANTS["L+S+EMA+DS+WD+LXLR"] = VARIANTS["L+S+EMA+DS+WD"] + ["model.lexical_output=true", "model.lexical_init=lr",
-                                                                "model.lexical_trainable=false"]
+VARIANTS["L+S+EMA+DS+WD+LXLR"] = VARIANTS["L+S+EMA+DS+WD"] + ["model.lexical_output=true", "model.lexical_words=0",
+                                                                "study.lexical_init=lr",
+                                                                "study.lexical_trainable=false"]
+# ... with 128 words per code instead of every word (model.lexical_words=128, the default since the
+# TF-IDF part had to fit MIMIC-III-full: jlan_tf.lexical_fit): does the smaller part keep the quality?
+VARIANTS["J2+D*+EMA+DS+WD+LXLR128"] = VARIANTS["J2+D*+EMA+DS+WD+LXLR"] + ["model.lexical_words=128"]
 # The defaults with negatives dropped too (train.d_max_negatives=0.1: the codes a coder most likely
 # missed, a tenth of the batch's positives at most).
 VARIANTS["J2+D*+EMA+DS+WD+LXLR+N"] = VARIANTS["J2+D*+EMA+DS+WD+LXLR"] + ["train.d_max_negatives=0.1"]

@@ -39,8 +39,8 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from jlan_tf.config import Config  # noqa: E402
-from jlan_tf.model import build_jlan, set_precision  # noqa: E402
-from jlan_tf.training import make_optimizer  # noqa: E402
+from jlan_tf.model import set_precision  # noqa: E402
+from jlan_tf.studies.bench import random_model  # noqa: E402
 
 
 def measure(step, batch: int, warmup: int, steps: int, repeats: int) -> float:
@@ -97,15 +97,6 @@ def serve(model, args, precision: str) -> int:
     return 0
 
 
-def random_lexical_inputs(config, vocab: int, labels: int, rng) -> dict:
-    """The TF-IDF part's inputs (``model.lexical_output``, on by default) without a corpus: idf 1
-    and random weights where training would fit TF-IDF + LR; the step costs the same."""
-    if not config.lexical_output:
-        return {}
-    return {"word_idf": np.ones(vocab, np.float32),
-            "lexical_weights": (rng.normal(0, 1, (vocab, labels)).astype(np.float32), np.full(labels, -3.0))}
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--what", choices=["train", "infer", "serve"], default="train")
@@ -128,12 +119,8 @@ def main(argv=None) -> int:
     precision = set_precision(args.precision)
     keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)
-    embeddings = rng.normal(0, 0.1, (args.vocab, 100)).astype(np.float32)
-    descriptions = [rng.integers(2, args.vocab, 6) for _ in range(args.labels)]
-    model = build_jlan(config.model, embeddings, args.labels, descriptions, d_max=0.15, warmup_steps=10,
-                       **random_lexical_inputs(config.model, args.vocab, args.labels, rng))
     # the optimizer training uses (the weights' moving average included, train.ema_momentum)
-    model.compile(optimizer=make_optimizer(config.train), jit_compile=config.train.jit_compile)
+    model = random_model(config, args.vocab, args.labels, rng)
     x = {"tokens": tf.constant(rng.integers(2, args.vocab, (args.batch, args.tokens)), tf.int32)}
     y = {"labels": tf.constant((rng.random((args.batch, args.labels)) < 0.1).astype(np.float32))}
 

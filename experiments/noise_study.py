@@ -31,7 +31,7 @@ NOISE = ("0.0", "0.1", "0.2", "0.3")
 # The loss alone differs; every variant as the 5-seed study ran it (AS_RECORDED).
 LOSSES = {
     "BCE": ["train.d_max=0", *AS_RECORDED],
-    "T-BCE": ["train.d_max=0.15", "train.drop_rank=loss", "train.drop_rounding=ceil", "train.burn_in_epochs=0",
+    "T-BCE": ["train.d_max=0.15", "study.drop_rank=loss", "study.drop_rounding=ceil", "train.burn_in_epochs=0",
               *AS_RECORDED],
     "D*": AS_RECORDED,  # the defaults' truncation loss (config.TrainConfig)
     # The same for negatives too (codes a coder missed: half the corpus' noise), at the positives'
@@ -43,7 +43,7 @@ LOSSES = {
 # paper's joint fusion (J: unscaled, one gate bias per view); BCE itself has the default fusion (J2).
 FUSIONS = {
     "BCE L+S": LOSSES["BCE"] + ["model.fusion=sum"],
-    "BCE J": LOSSES["BCE"] + ["model.fusion_scale=1", "model.fusion_label_bias=false"],
+    "BCE J": LOSSES["BCE"] + ["study.fusion_scale=1", "study.fusion_label_bias=false"],
 }
 ARMS = {**LOSSES, **FUSIONS}  # every variant at a noise rate, paired with BCE
 # Long enough for D*'s burn-in and ramp (6 epochs) to matter; early stopping ends most runs before.

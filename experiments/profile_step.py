@@ -6,7 +6,7 @@ Prints the time of one training step (median of --repeats runs of --steps steps)
 full model and for variants that remove one part, so each difference is that part's cost;
 and the BiLSTM alone (forward + backward) with Keras' LSTM and with FastLSTM, same weights;
 and one Adam update of the word vectors (vocabulary x 100) from one batch's sparse gradient,
-with Keras' Adam and both readings of FusedAdam (train.optimizer). Last, how close the BiLSTM
+with Keras' Adam and both readings of FusedAdam (study.optimizer). Last, how close the BiLSTM
 is to what this machine can do: the floating-point operations of its matrix products per
 training step, the rate FastLSTM achieves, and the rate of the same step-sized product alone
 in a compiled loop of the same length (the recurrence: no loop can run faster than that), and
@@ -32,7 +32,8 @@ from jlan_tf.layers import FastLSTM  # noqa: E402
 from jlan_tf.model import build_jlan  # noqa: E402
 from jlan_tf.optimizers import FusedAdam  # noqa: E402
 from jlan_tf.training import make_optimizer  # noqa: E402
-from benchmark import random_lexical_inputs  # noqa: E402
+from jlan_tf.objective import Objective  # noqa: E402
+from jlan_tf.studies.bench import random_lexical_inputs  # noqa: E402
 
 VARIANTS = {  # name -> model overrides; the difference to "full" is the cost of what is removed
     "full model": [],
@@ -131,10 +132,11 @@ def main(argv=None) -> int:
     print(f"one training step, {args.tokens} tokens, batch {args.batch}, {args.labels} labels, {device}:")
     for name, overrides in VARIANTS.items():
         keras.utils.set_random_seed(0)
-        config = Config().apply_overrides(overrides).model
-        model = build_jlan(config, embeddings, args.labels, descriptions, d_max=0.15, warmup_steps=10,
+        config = Config().apply_overrides(overrides)
+        model = build_jlan(config, embeddings, args.labels, descriptions,
                            **random_lexical_inputs(config, args.vocab, args.labels, rng))
-        model.compile(optimizer=make_optimizer(Config().train))  # the optimizer training uses
+        model.set_objective(Objective(d_max=0.15, warmup_steps=10))
+        model.compile(optimizer=make_optimizer(Config()))  # the optimizer training uses
         seconds = timed(lambda: model.train_on_batch(x, y, return_dict=True)["loss"], args.steps, args.repeats)
         print(f"  {name:<45} {1000 * seconds:7.0f} ms")
     h = tf.random.normal([args.batch, args.tokens, 100])

@@ -1,5 +1,5 @@
 """The paper's table 3: the truncation loss D_max in 0, 0.05, 0.1, 0.15, 0.2, 0.3 (joint fusion),
-in the paper's form of both ideas (``_common.PAPER``).
+in the paper's form of both ideas (``jlan_tf.studies.runs.PAPER``).
 
 Writes OUT/table.{md,csv}, OUT/sweep_tloss.png and, for TensorBoard,
 OUT/tensorboard (the convergence curves of every variant).

@@ -2,7 +2,7 @@
 
 Every model of the harness pools, per label, the token features it attends over with one
 weight per token: ``V_l = s * sum_t w_lt h_t`` (JLAN: ``w`` = joint fusion's mix of the two
-maps, ``s`` = ``model.fusion_scale``; the baselines: their one map). Attention says how much
+maps, ``s`` = ``study.fusion_scale``; the baselines: their one map). Attention says how much
 of token t enters ``V_l``, not whether it pushes the code's score up or down. The
 contribution ``c_lt = w_lt * (h_t . dlogit_l / dV_l)`` is the first-order (gradient x input)
 share of token t in ``logit_l``: with a linear output (CAML, MultiResCNN, LAAT) it is exact,

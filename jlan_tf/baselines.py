@@ -27,7 +27,7 @@ weights (0.5, 0.5), so the ``explain`` signature shows exactly that map.
 Presets with the papers' sizes: ``config.PRESETS``. Differences from the PyTorch originals:
 Keras' LSTM has one bias vector per gate where PyTorch has two; "same" padding keeps T
 positions for even widths (CAML's width 10 gives T + 1 in PyTorch); the output biases start
-at the codes' log-odds like JLAN's (``model.prior_bias``), a harness choice.
+at the codes' log-odds like JLAN's (``study.prior_bias``), a harness choice.
 """
 
 from __future__ import annotations

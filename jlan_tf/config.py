@@ -1,17 +1,23 @@
 """One typed config; ``--set section.key=value`` overrides.
 
-Defaults: the paper's architecture and sizes; for its two ideas, the forms chosen on dev in
-the README's 5-seed CodiEsp-50 study (joint fusion scaled by 2 with per-label gate biases;
-the truncation loss with relative ranking, burn-in, D_max 0.1, stochastic rounding; early
-stopping on dev MAP), the weights' moving average (``train.ema_momentum=0.99``) and output
-weights drawn from the code descriptions (``model.output_description_scorer``) and decoupled
-weight decay (``train.weight_decay=1``), each chosen on dev the same way. The paper's form of
-both: ``--set preset=jlan_paper`` (``PRESETS``); the baselines' presets keep their published
-settings (no moving average, no weight decay).
+Sections a user sets: ``data`` (what to train on), ``model`` (the network), ``train``
+(optimisation and the truncation loss's main settings). The ``study`` section holds switches
+that exist for one study or one reading of the paper (the forms the README's studies
+compared); they are settable and saved like the rest, but a user training a coder need not
+read them.
 
-Sections: ``data`` (what to train on), ``model`` (the network), ``train`` (optimisation
-and the denoising schedule). Unknown keys are an error; values are parsed to the field's
-type. The resolved config is saved with every run as ``config.json``.
+Defaults: the paper's architecture and sizes; for its two ideas, the forms chosen on dev in
+the 5-seed CodiEsp-50 studies (joint fusion scaled by 2 with per-label gate biases; the
+truncation loss with relative ranking, burn-in, D_max 0.1, stochastic rounding; early
+stopping on dev MAP), the weights' moving average, output weights drawn from the code
+descriptions, decoupled weight decay and the TF-IDF + LR part, each chosen on dev the same
+way. The paper's form: ``--set preset=jlan_paper`` (``PRESETS``); the baselines' presets keep
+their published settings.
+
+Unknown keys are an error; values are parsed to the field's type. The resolved config is
+saved with every run as ``config.json`` with the schema's ``version``; ``Config.from_dict``
+upgrades an older one step by step (``UPGRADES``), so an option can be renamed, moved or
+retired in a later version and old run folders still build the model they trained.
 """
 
 from __future__ import annotations
@@ -50,19 +56,13 @@ class ModelConfig:
     attention_dim: int = 200        # d
     label_queries: str = "description"  # or "trainable"
     fusion: str = "joint"           # joint | sum | self_only | label_only | concat
-    fusion_scale: float = 2.0       # joint: V = scale * (a' M_s + b' M_l); 2 = the plain sum at init (paper: 1)
-    fusion_label_bias: bool = True  # joint: per-label gate biases (the paper: one per view)
     output_hidden_dim: int = 256    # shared dense before the label-wise layer; 0 = none
-    output_shared_scorer: bool = False  # label weights = a shared vector + per-label offsets from 0 (long tails)
     output_description_scorer: bool = True  # label weights = a projection of the description + offsets from 0 (paper: own)
     # The TF-IDF part (layers.LexicalOutput; not in the paper): TF-IDF + LR fitted on the training
     # split, its scores added to the logits and kept fixed, so the network learns what LR misses
     # (chosen on CodiEsp dev, README issue 12; false: the network alone, as in the paper).
     lexical_output: bool = True     # add TF-IDF + linear scores per code to the logits
-    lexical_scale: float = 10.0     # its scores' multiplier (a learning-rate multiplier: layers.LexicalOutput)
-    lexical_init: str = "lr"        # lr (TF-IDF + LR's fit on the training split) | zeros (learned from 0 with the rest)
-    lexical_trainable: bool = False  # False: the TF-IDF part keeps its starting weights (with lr: a stacked model)
-    prior_bias: bool = True         # output biases start at the log-odds of each code's frequency
+    lexical_words: int = 128        # words per code in the TF-IDF part (0: every word, a dense vocab x codes kernel)
     parent_projection_dim: int = 128  # jointlaat: the parent probabilities' projection (Vu et al.: 128)
     precision: str = "auto"         # auto (mixed_float16 on GPU, float32 on CPU) | float32 | mixed_float16
 
@@ -74,23 +74,35 @@ class TrainConfig:
     d_max: float = 0.1              # the truncation loss's largest drop rate (paper: 0.15); 0 = plain BCE
     warmup_epochs: float = 2.0      # the drop rate ramps from 0 to d_max over this many epochs
     burn_in_epochs: float = 4.0     # no dropping before this epoch; the ramp starts here (paper: 0)
-    stop_epoch: float = 0.0         # > 0: stop dropping from this epoch on (an end phase of plain BCE)
-    drop_rank: str = "relative"     # relative (loss minus the code's running mean) | loss (the paper)
-    drop_rounding: str = "stochastic"  # stochastic | floor | ceil (the paper)
     d_max_negatives: float = 0.0    # > 0: also drop the highest-loss negatives (missed codes?), this share of the positives
     patience: int = 5               # early stopping on train.select_on
     min_epochs: int = 0             # early stopping never stops before this epoch (small, noisy dev sets)
     select_on: str = "map"          # the dev metric of early stopping: map | micro_f1 | micro_f1_tuned
     clip_norm: float = 0.0          # > 0: clip the global gradient norm
-    rare_code_notes: int = 0        # > 0: a code seen in n < N training notes weighs n / N in the loss
     weight_decay: float = 1.0       # > 0: decoupled weight decay (AdamW) on all but biases and word vectors; 0 = off (paper)
     ema_momentum: float = 0.99      # > 0: evaluate, select and keep the weights' moving average; 0 = off (paper)
-    optimizer: str = "keras_adam"   # keras_adam (Keras 3's reading, chosen on dev) | adam (as written; fused, faster)
     evidence_weight: float = 0.0    # > 0: pull the fused attention onto coders' spans (jlan_tf.supervision; needs them)
     seed: int = 0
     jit_compile: bool = False       # measured slower on CPU
     strategy: str = "auto"          # auto (mirrored when several GPUs are visible) | one | mirrored | multi_worker
     steps_per_execution: int = 1    # training steps per call into the compiled graph (fewer host round trips on GPU)
+
+
+@dataclasses.dataclass
+class StudyConfig:
+    """Switches for studies and for the paper's readings; the defaults are the chosen forms."""
+    fusion_scale: float = 2.0       # joint: V = scale * (a' M_s + b' M_l); 2 = the plain sum at init (paper: 1)
+    fusion_label_bias: bool = True  # joint: per-label gate biases (the paper: one per view)
+    output_shared_scorer: bool = False  # label weights = a shared vector + per-label offsets from 0 (long tails)
+    lexical_scale: float = 10.0     # the TF-IDF part's multiplier (a learning-rate multiplier: layers.LexicalOutput)
+    lexical_init: str = "lr"        # lr (TF-IDF + LR's fit on the training split) | zeros (learned from 0 with the rest)
+    lexical_trainable: bool = False  # False: the TF-IDF part keeps its starting weights (with lr: a stacked model)
+    prior_bias: bool = True         # output biases start at the log-odds of each code's frequency
+    stop_epoch: float = 0.0         # > 0: stop dropping from this epoch on (an end phase of plain BCE)
+    drop_rank: str = "relative"     # relative (loss minus the code's running mean) | loss (the paper)
+    drop_rounding: str = "stochastic"  # stochastic | floor | ceil (the paper)
+    rare_code_notes: int = 0        # > 0: a code seen in n < N training notes weighs n / N in the loss
+    optimizer: str = "keras_adam"   # keras_adam (Keras 3's reading, chosen on dev) | adam (as written; fused, faster)
 
 
 # ``--set preset=NAME``: the published settings of a model, applied before the other --set.
@@ -99,8 +111,8 @@ class TrainConfig:
 _PLAIN_TRAINING = {"train.d_max": 0, "train.ema_momentum": 0, "train.weight_decay": 0, "model.lexical_output": False}
 PRESETS = {
     "jlan": {},
-    "jlan_paper": {"model.fusion_scale": 1, "model.fusion_label_bias": False, "train.d_max": 0.15,
-                   "train.drop_rank": "loss", "train.burn_in_epochs": 0, "train.drop_rounding": "ceil",
+    "jlan_paper": {"study.fusion_scale": 1, "study.fusion_label_bias": False, "train.d_max": 0.15,
+                   "study.drop_rank": "loss", "train.burn_in_epochs": 0, "study.drop_rounding": "ceil",
                    "train.ema_momentum": 0, "model.output_description_scorer": False,
                    "train.weight_decay": 0, "model.lexical_output": False},
     # Mullenbach et al. 2018 (MIMIC-III-50): 50 maps of width 10, dropout 0.2, Adam 1e-4.
@@ -122,11 +134,33 @@ PRESETS = {
 }
 
 
-# Settings whose default changed after run folders were written: a saved config that lacks the
-# key predates it and gets the behaviour it ran with (Config.from_dict), so resuming, exporting
-# or evaluating an old run builds the model it trained.
-BEFORE_THEY_EXISTED = {"model.output_description_scorer": False, "model.lexical_output": False,
-                       "model.lexical_init": "zeros", "model.lexical_trainable": True}
+CONFIG_VERSION = 2
+# Where each study switch lived in version 1.
+_MOVED_TO_STUDY = {f"{section}.{name}": f"study.{name}" for section, names in {
+    "model": ("fusion_scale", "fusion_label_bias", "output_shared_scorer", "lexical_scale", "lexical_init",
+              "lexical_trainable", "prior_bias"),
+    "train": ("stop_epoch", "drop_rank", "drop_rounding", "rare_code_notes", "optimizer")}.items() for name in names}
+
+
+def _upgrade_1_to_2(values: dict) -> dict:
+    """Version 1 (every config.json saved before versions existed): fill in what a missing key
+    meant when it was saved (a run older than the description scorer and the TF-IDF part ran
+    without them; every version-1 TF-IDF part had a dense kernel), then move the study
+    switches into ``study``."""
+    if "model" in values:
+        for name, then in {"output_description_scorer": False, "lexical_output": False, "lexical_init": "zeros",
+                           "lexical_trainable": True, "lexical_words": 0}.items():
+            values["model"].setdefault(name, then)
+    study = values.setdefault("study", {})
+    for old in _MOVED_TO_STUDY:
+        section, _, name = old.partition(".")
+        if name in values.get(section, {}):
+            study[name] = values[section].pop(name)
+    return values
+
+
+# UPGRADES[v] turns a saved config of version v into one of version v + 1.
+UPGRADES = {1: _upgrade_1_to_2}
 
 
 @dataclasses.dataclass
@@ -134,22 +168,25 @@ class Config:
     data: DataConfig = dataclasses.field(default_factory=DataConfig)
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+    study: StudyConfig = dataclasses.field(default_factory=StudyConfig)
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        return {"version": CONFIG_VERSION, **dataclasses.asdict(self)}
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
 
     @classmethod
     def from_dict(cls, values: dict) -> "Config":
-        """A saved config; a setting it lacks takes its default, except those in
-        ``BEFORE_THEY_EXISTED``: a config saved before such a setting existed ran without it."""
+        """A saved config, upgraded to this version (``UPGRADES``); a setting it lacks takes its default."""
+        values = json.loads(json.dumps(values))  # a deep copy: the upgrades edit it
+        version = values.pop("version", 1)
+        if not isinstance(version, int) or not 1 <= version <= CONFIG_VERSION:
+            raise ValueError(f"config version {version!r}: this jlan_tf reads versions 1 to {CONFIG_VERSION} "
+                             "(a config written by a newer jlan_tf?)")
+        for step in range(version, CONFIG_VERSION):
+            values = UPGRADES[step](values)
         config = cls()
-        for key, value in BEFORE_THEY_EXISTED.items():
-            section, _, name = key.partition(".")
-            if section in values and name not in values[section]:
-                config.set(key, value)
         for section, fields in values.items():
             for key, value in fields.items():
                 config.set(f"{section}.{key}", value)
@@ -164,6 +201,8 @@ class Config:
         section_name, _, name = key.partition(".")
         section = getattr(self, section_name, None) if section_name in {f.name for f in dataclasses.fields(self)} else None
         if section is None or name not in {f.name for f in dataclasses.fields(section)}:
+            if key in _MOVED_TO_STUDY:
+                raise KeyError(f"setting {key!r} is now {_MOVED_TO_STUDY[key]!r}")
             raise KeyError(f"unknown setting {key!r}; known: {', '.join(sorted(self.keys()))}")
         kind = typing.get_type_hints(type(section))[name]
         setattr(section, name, _parse(value, kind, key))

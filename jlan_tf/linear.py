@@ -1,5 +1,5 @@
 """TF-IDF + logistic regression on a prepared dataset: the bag-of-words bar JLAN must clear
-(``experiments/baseline_lr.py`` reports it) and, with ``model.lexical_init=lr``, the starting
+(``experiments/baseline_lr.py`` reports it) and, with ``study.lexical_init=lr``, the starting
 weights of the model's TF-IDF part (``layers.LexicalOutput``).
 
 The features are the prepared token ids (unigrams, JLAN's vocabulary) as scikit-learn's

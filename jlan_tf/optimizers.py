@@ -1,4 +1,4 @@
-"""The two readings of Adam (train.optimizer); Adam as written in TensorFlow's fused kernel."""
+"""The two readings of Adam (study.optimizer); Adam as written in TensorFlow's fused kernel."""
 
 import keras
 import tensorflow as tf

@@ -17,7 +17,9 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from jlan_tf import linear
+from scipy import sparse
+
+from jlan_tf import lexical_fit, linear
 from jlan_tf import metrics as metric_fns
 from jlan_tf.baselines import code_parents
 from jlan_tf.config import Config
@@ -26,6 +28,7 @@ from jlan_tf.data.prepared import PreparedDataset
 from jlan_tf.denoising import frequency_bands
 from jlan_tf.distributed import EpochLoop, is_chief, is_multi_worker, make_strategy
 from jlan_tf.model import build_jlan, set_precision
+from jlan_tf.objective import Objective
 from jlan_tf.optimizers import FusedAdam
 from jlan_tf.run_folder import RunFolder
 from jlan_tf.tokenization import UNK_ID, tokenize
@@ -104,7 +107,6 @@ def steps_per_epoch(data: PreparedDataset, batch_size: int) -> int:
 
 
 def new_model(data: PreparedDataset, config: Config):
-    steps = steps_per_epoch(data, config.data.batch_size)
     descriptions = [data.vocab.encode(tokenize(d)) for d in data.descriptions]
     unknown = sum(1 for ids in descriptions if not (ids > UNK_ID).any())
     uses_descriptions = config.model.arch == "jlan" and config.model.label_queries == "description"
@@ -112,77 +114,106 @@ def new_model(data: PreparedDataset, config: Config):
         log.warning("%d of %d code descriptions have no word in the vocabulary (descriptions in another language "
                     "than the notes?): their label queries start from nothing; consider "
                     "--set model.label_queries=trainable", unknown, data.num_labels)
-    t = config.train
-    if t.evidence_weight > 0 and config.model.arch != "jlan":
+    if config.train.evidence_weight > 0 and config.model.arch != "jlan":
         raise ValueError(f"train.evidence_weight supervises JLAN's attention; model.arch={config.model.arch} has none")
-    model = build_jlan(
-        config.model, data.embeddings, data.num_labels, descriptions, d_max=t.d_max,
-        warmup_steps=max(1, round(t.warmup_epochs * steps)),
-        stop_step=round(t.stop_epoch * steps) if t.stop_epoch > 0 else None,
-        label_priors=data.train_counts / max(1, len(data.splits["train"])),
-        burn_in_steps=round(t.burn_in_epochs * steps), drop_rank=t.drop_rank, drop_rounding=t.drop_rounding,
-        d_max_negatives=t.d_max_negatives,
-        label_bands=frequency_bands(data.train_counts),
-        label_weights=rare_code_weights(data.train_counts, t.rare_code_notes),
-        label_parents=code_parents(data.codes)[1] if config.model.arch == "jointlaat" else None,
-        evidence_weight=t.evidence_weight,
-        **lexical_inputs(data, config),
-    )
-    model.compile(optimizer=make_optimizer(t), jit_compile=t.jit_compile, steps_per_execution=t.steps_per_execution)
+    parents = code_parents(data.codes)[1] if config.model.arch == "jointlaat" else None
+    model = build_jlan(config, data.embeddings, data.num_labels, descriptions,
+                       label_priors=data.train_counts / max(1, len(data.splits["train"])), label_parents=parents,
+                       **lexical_inputs(data, config))
+    model.set_objective(objective_for(data, config))
+    model.compile(optimizer=make_optimizer(config), jit_compile=config.train.jit_compile,
+                  steps_per_execution=config.train.steps_per_execution)
     return model
+
+
+def objective_for(data: PreparedDataset, config: Config) -> Objective:
+    """The training loss of ``config`` on ``data``: the truncation loss's schedule in steps, and
+    the per-code settings that depend on the training split."""
+    t, study = config.train, config.study
+    steps = steps_per_epoch(data, config.data.batch_size)
+    return Objective(
+        d_max=t.d_max, warmup_steps=max(1, round(t.warmup_epochs * steps)),
+        stop_step=round(study.stop_epoch * steps) if study.stop_epoch > 0 else None,
+        burn_in_steps=round(t.burn_in_epochs * steps), drop_rank=study.drop_rank, drop_rounding=study.drop_rounding,
+        d_max_negatives=t.d_max_negatives, label_bands=frequency_bands(data.train_counts),
+        label_weights=rare_code_weights(data.train_counts, study.rare_code_notes),
+        label_parents=code_parents(data.codes)[1] if config.model.arch == "jointlaat" else None,
+        evidence_weight=t.evidence_weight)
 
 
 def lexical_inputs(data: PreparedDataset, config: Config) -> dict:
     """``build_jlan``'s arguments for the TF-IDF part (``model.lexical_output``): the words' idf and,
-    with ``model.lexical_init=lr``, TF-IDF + LR's weights fitted on the training split."""
-    m = config.model
-    if not m.lexical_output:
+    with ``study.lexical_init=lr``, TF-IDF + LR's weights fitted on the training split."""
+    if not config.model.lexical_output:
         return {}
     megabytes = len(data.vocab) * data.num_labels * 4 / 1e6
     if megabytes > 500:
         log.warning("model.lexical_output: the TF-IDF part has %d words x %d codes = %.0f MB of weights (and with "
                     "lexical_init=lr one regression per code to fit first); --set model.lexical_output=false "
                     "trains the network alone", len(data.vocab), data.num_labels, megabytes)
-    if m.lexical_init == "zeros":
+    if config.study.lexical_init not in ("zeros", "lr"):
+        raise ValueError(f"study.lexical_init={config.study.lexical_init!r}: expected zeros or lr")
+    words = config.model.lexical_words
+    if words > 0:
+        return _sparse_lexical_inputs(data, config)
+    if config.study.lexical_init == "zeros":
         return {"word_idf": linear.word_idf(data)}
-    if m.lexical_init != "lr":
-        raise ValueError(f"model.lexical_init={m.lexical_init!r}: expected zeros or lr")
     start = time.perf_counter()
     fitted = linear.FittedLR(data, seed=config.train.seed)
-    log.info("model.lexical_init=lr: TF-IDF + LR fitted on the training split (%d codes, %.0f s)",
+    log.info("study.lexical_init=lr: TF-IDF + LR fitted on the training split (%d codes, %.0f s)",
              int(fitted.present.sum()), time.perf_counter() - start)
     return {"word_idf": fitted.tfidf.idf_.astype(np.float32),
             "lexical_weights": (fitted.coefficients().T, fitted.intercepts())}
 
 
+def _sparse_lexical_inputs(data: PreparedDataset, config: Config) -> dict:
+    """The TF-IDF part with ``model.lexical_words`` words per code (``jlan_tf.lexical_fit``): with
+    ``study.lexical_init=lr`` fitted (or read from the prepared folder's cache), else the
+    candidate words with weights 0."""
+    words = config.model.lexical_words
+    if config.study.lexical_init == "zeros":
+        tfidf = linear._tfidf(data)
+        counts = data.splits["train"].word_counts(len(data.vocab)).tocsr()
+        y = sparse.csr_matrix(data.splits["train"].multi_hot(data.num_labels))
+        word_ids = lexical_fit.candidate_words((counts > 0).astype(np.float32), y, tfidf.idf_, words)
+        return {"word_idf": tfidf.idf_.astype(np.float32),
+                "lexical_weights": (word_ids, np.zeros(word_ids.shape, np.float32), np.full(data.num_labels, np.nan))}
+    start = time.perf_counter()
+    fitted = lexical_fit.cached_sparse_lr(data, words, seed=config.train.seed)
+    log.info("study.lexical_init=lr: TF-IDF + LR with %d words per code (%d codes, %.0f s)", words,
+             int((~np.isnan(fitted.intercepts)).sum()), time.perf_counter() - start)
+    return {"word_idf": fitted.idf, "lexical_weights": (fitted.word_ids, fitted.weights, fitted.intercepts)}
+
+
 def rare_code_weights(train_counts, notes: int) -> list[float] | None:
-    """``train.rare_code_notes`` = N > 0: a code seen in n < N training notes weighs n / N in the
+    """``study.rare_code_notes`` = N > 0: a code seen in n < N training notes weighs n / N in the
     loss (unseen codes 0: their scores stay at the output bias), every other code 1."""
     if notes <= 0:
         return None
     return np.minimum(np.asarray(train_counts, np.float64) / notes, 1.0).tolist()
 
 
-# train.optimizer: the two readings of Adam, which differ on the word vectors (FusedAdam): "adam"
+# study.optimizer: the two readings of Adam, which differ on the word vectors (FusedAdam): "adam"
 # as written, "keras_adam" as Keras 3 computes it (chosen on dev; every table before 2026-11-27).
 OPTIMIZERS = {"adam": {"square_pieces": False}, "keras_adam": {"square_pieces": True}}
 
 
-def make_optimizer(t) -> keras.optimizers.Optimizer:
-    """Adam (``train.optimizer``, see ``OPTIMIZERS``) with ``train.learning_rate``, optional
+def make_optimizer(config: Config) -> keras.optimizers.Optimizer:
+    """Adam (``study.optimizer``, see ``OPTIMIZERS``) with ``train.learning_rate``, optional
     global-norm clipping (``train.clip_norm``), decoupled weight decay (``train.weight_decay``:
     each step shrinks a weight by ``learning_rate * weight_decay`` of itself, AdamW's form) on
     every weight but the biases and the word vectors, and an exponential moving average of the
     weights (``train.ema_momentum`` = m: Keras's own, after each step ``avg = m * avg + (1 - m) * w``;
     see ``averaged_weights``)."""
+    t, reading = config.train, config.study.optimizer
     if not 0.0 <= t.ema_momentum < 1.0:
         raise ValueError(f"train.ema_momentum must be in [0, 1), got {t.ema_momentum}")
-    if t.optimizer not in OPTIMIZERS:
-        raise ValueError(f"train.optimizer must be one of {sorted(OPTIMIZERS)}, got {t.optimizer!r}")
+    if reading not in OPTIMIZERS:
+        raise ValueError(f"study.optimizer must be one of {sorted(OPTIMIZERS)}, got {reading!r}")
     return FusedAdam(t.learning_rate, global_clipnorm=t.clip_norm if t.clip_norm > 0 else None,
                      weight_decay=t.weight_decay if t.weight_decay > 0 else None,
                      decay_exempt=["bias", "embeddings"] if t.weight_decay > 0 else None,
-                     use_ema=t.ema_momentum > 0, ema_momentum=t.ema_momentum, **OPTIMIZERS[t.optimizer])
+                     use_ema=t.ema_momentum > 0, ema_momentum=t.ema_momentum, **OPTIMIZERS[reading])
 
 
 def _averaging_optimizer(model: keras.Model):
@@ -238,6 +269,7 @@ def train(data: PreparedDataset, config: Config, run_dir: Path, verbose: int = 1
         if run.state.exists():
             state = run.read("state")
             model = keras.models.load_model(run.last_checkpoint)
+            model.set_objective(objective_for(data, config))
             log.info("resuming %s after epoch %d", run.path, state["epoch"])
         else:
             if chief:

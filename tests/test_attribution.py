@@ -14,17 +14,16 @@ def _model(*overrides):
     config = Config().apply_overrides(["model.conv_filters=4", "model.lstm_units=4", "model.attention_dim=4",
                                        "model.embedding_dropout=0", "model.lexical_output=false", *overrides])
     rng = np.random.default_rng(0)
-    return build_jlan(config.model, rng.normal(size=(30, 8)).astype(np.float32), 5,
-                      [np.array([3, 4]), np.array([5]), np.array([6, 7]), np.array([8]), np.array([9])],
-                      d_max=0.0, label_priors=np.full(5, 0.2), label_parents=[0, 0, 1, 2, 2],
+    return build_jlan(config, rng.normal(size=(30, 8)).astype(np.float32), 5,
+                      [np.array([3, 4]), np.array([5]), np.array([6, 7]), np.array([8]), np.array([9])], label_priors=np.full(5, 0.2), label_parents=[0, 0, 1, 2, 2],
                       word_idf=np.linspace(1.0, 2.0, 30))
 
 
 @pytest.mark.parametrize("overrides", [["preset=caml"], ["preset=laat"],
                                        ["model.fusion=joint", "model.output_hidden_dim=0"],
                                        ["model.fusion=sum", "model.output_hidden_dim=0"],
-                                       ["model.fusion=sum", "model.output_hidden_dim=0", "model.lexical_output=true",
-                                        "model.lexical_init=zeros"]])
+                                       ["model.fusion=sum", "model.output_hidden_dim=0", "model.lexical_output=true", "model.lexical_words=0",
+                                        "study.lexical_init=zeros"]])
 def test_contributions_sum_to_the_logit_when_the_output_is_linear(overrides):
     model = _model(*overrides)
     if "model.lexical_output=true" in overrides:  # its kernel starts at 0: give its part something to add

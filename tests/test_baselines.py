@@ -10,6 +10,7 @@ import tensorflow as tf
 from jlan_tf.baselines import code_parents, parameter_count
 from jlan_tf.config import Config
 from jlan_tf.model import build_jlan
+from jlan_tf.objective import Objective
 
 
 
@@ -23,7 +24,7 @@ def test_parameter_counts_follow_the_papers_formulas(preset, labels):
     config = _config(preset)
     embeddings = np.zeros((5000, 100), np.float32)
     parents = [i // 3 for i in range(labels)]  # 17 parents of up to 3 codes each
-    model = build_jlan(config.model, embeddings, labels, d_max=0.0, label_parents=parents)
+    model = build_jlan(config, embeddings, labels, label_parents=parents)
     trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
     assert trainable == parameter_count(config.model.arch, config.model, 5000, 100, labels, num_parents=17)
 
@@ -40,11 +41,12 @@ def test_jointlaat_adds_the_parents_bce_to_the_codes():
                      "model.embedding_dropout=0")
     rng = np.random.default_rng(0)
     parents = [0, 0, 1, 2, 2]
-    model = build_jlan(config.model, rng.normal(size=(30, 8)).astype(np.float32), 5, d_max=0.0,
+    model = build_jlan(config, rng.normal(size=(30, 8)).astype(np.float32), 5,
                        label_priors=np.full(5, 0.2), label_parents=parents)
     # Parents start at the frequency of "any of its codes" (independent codes): 1 - 0.8^2 for parent 0.
     np.testing.assert_allclose(1 / (1 + np.exp(-model.get_layer("parent_output").label_bias.numpy())),
                                [0.36, 0.2, 0.36], rtol=1e-5)
+    model.set_objective(Objective(label_parents=parents))  # training adds the parents' BCE
     model.compile(optimizer=keras.optimizers.SGD(0.0))
     tokens = np.array([[3, 4, 5, 6, 0, 0], [7, 8, 9, 10, 11, 12]], np.int32)
     labels = np.array([[1, 0, 0, 1, 0], [0, 1, 0, 0, 0]], np.float32)
@@ -56,7 +58,7 @@ def test_jointlaat_adds_the_parents_bce_to_the_codes():
     np.testing.assert_allclose(logs["parent_loss"], parent, rtol=1e-5)
     np.testing.assert_allclose(logs["loss"], codes + parent, rtol=1e-5)
     with pytest.raises(ValueError, match="label_parents"):
-        build_jlan(config.model, rng.normal(size=(30, 8)).astype(np.float32), 5, d_max=0.0)
+        build_jlan(config, rng.normal(size=(30, 8)).astype(np.float32), 5)
 
 
 def test_laat_paper_size_is_the_published_one():
@@ -72,7 +74,7 @@ def test_laat_paper_size_is_the_published_one():
 def test_each_baseline_trains_and_gives_one_attention_map_per_label(preset):
     config = _config(preset, "model.conv_filters=4", "model.lstm_units=4", "model.attention_dim=4")
     rng = np.random.default_rng(0)
-    model = build_jlan(config.model, rng.normal(size=(30, 8)).astype(np.float32), 5, d_max=0.0,
+    model = build_jlan(config, rng.normal(size=(30, 8)).astype(np.float32), 5,
                        label_priors=np.full(5, 0.2), label_parents=[0, 0, 1, 2, 2])
     model.compile(optimizer=keras.optimizers.Adam(1e-2))
     tokens = np.array([[3, 4, 5, 6, 0, 0], [7, 8, 9, 10, 11, 12]], np.int32)

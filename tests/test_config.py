@@ -7,11 +7,11 @@ def test_defaults_are_the_papers_sizes_and_the_forms_chosen_on_dev():
     c = Config()
     assert (c.model.lstm_units, c.model.attention_dim, c.model.residual_blocks) == (256, 200, 1)
     assert (c.train.learning_rate, c.model.fusion) == (1e-3, "joint")
-    assert (c.model.fusion_scale, c.model.fusion_label_bias) == (2.0, True)
-    assert (c.train.d_max, c.train.drop_rank, c.train.burn_in_epochs, c.train.drop_rounding) == \
+    assert (c.study.fusion_scale, c.study.fusion_label_bias) == (2.0, True)
+    assert (c.train.d_max, c.study.drop_rank, c.train.burn_in_epochs, c.study.drop_rounding) == \
         (0.1, "relative", 4.0, "stochastic")
     assert c.train.ema_momentum == 0.99
-    assert (c.model.lexical_output, c.model.lexical_init, c.model.lexical_trainable) == (True, "lr", False)
+    assert (c.model.lexical_output, c.study.lexical_init, c.study.lexical_trainable) == (True, "lr", False)
 
 
 @pytest.mark.parametrize("preset", ["jlan_paper", "caml", "multirescnn", "laat", "jointlaat", "laat_paper"])
@@ -24,8 +24,8 @@ def test_the_papers_form_is_one_list_of_overrides():
     from jlan_tf.studies.runs import PAPER
 
     c = Config().apply_overrides(PAPER)
-    assert (c.model.fusion_scale, c.model.fusion_label_bias, c.train.d_max) == (1.0, False, 0.15)
-    assert (c.train.drop_rank, c.train.burn_in_epochs, c.train.drop_rounding) == ("loss", 0.0, "ceil")
+    assert (c.study.fusion_scale, c.study.fusion_label_bias, c.train.d_max) == (1.0, False, 0.15)
+    assert (c.study.drop_rank, c.train.burn_in_epochs, c.study.drop_rounding) == ("loss", 0.0, "ceil")
     assert c.train.ema_momentum == 0.0
 
 
@@ -48,18 +48,49 @@ def test_save_and_load(tmp_path):
     assert Config.load(tmp_path / "config.json") == c
 
 
-def test_a_config_saved_before_a_setting_existed_loads_without_it(tmp_path):
+def test_a_saved_config_carries_its_version_and_a_newer_one_is_refused(tmp_path):
     import json
 
+    from jlan_tf.config import CONFIG_VERSION
+
+    Config().save(tmp_path / "config.json")
+    saved = json.loads((tmp_path / "config.json").read_text())
+    assert saved["version"] == CONFIG_VERSION and set(saved) == {"version", "data", "model", "train", "study"}
+    with pytest.raises(ValueError, match="config version 99"):
+        Config.from_dict({**saved, "version": 99})
+    # In the current version a missing key takes today's default.
+    del saved["model"]["lexical_output"]
+    assert Config.from_dict(saved).model.lexical_output
+
+
+def _version_1(**model):
+    """A config.json as saved before versions existed: study switches in model/train, no version."""
     saved = Config().to_dict()
+    del saved["version"]
+    study = saved.pop("study")
+    for name in ("stop_epoch", "drop_rank", "drop_rounding", "rare_code_notes", "optimizer"):
+        saved["train"][name] = study.pop(name)
+    saved["model"].update(study, **model)
+    return saved
+
+
+def test_version_1_moves_the_study_switches_and_keeps_what_the_run_had():
+    old = Config.from_dict(_version_1(fusion_scale=1.0, lexical_init="zeros") | {"train": {"drop_rank": "loss"}})
+    assert (old.study.fusion_scale, old.study.lexical_init, old.study.drop_rank) == (1.0, "zeros", "loss")
+    # A key missing from a version-1 config means the run predates the setting and ran without it.
+    saved = _version_1()
     del saved["model"]["lexical_output"], saved["model"]["output_description_scorer"]
-    (tmp_path / "config.json").write_text(json.dumps(saved))
-    old = Config.load(tmp_path / "config.json")
+    old = Config.from_dict(saved)
     assert not old.model.lexical_output and not old.model.output_description_scorer
     # A run with the TF-IDF part learned from 0, saved before lexical_init existed, keeps that form.
-    saved["model"].update(lexical_output=True)
+    saved = _version_1(lexical_output=True)
     del saved["model"]["lexical_init"], saved["model"]["lexical_trainable"]
-    (tmp_path / "config.json").write_text(json.dumps(saved))
-    learned = Config.load(tmp_path / "config.json").model
-    assert (learned.lexical_output, learned.lexical_init, learned.lexical_trainable) == (True, "zeros", True)
+    learned = Config.from_dict(saved)
+    assert (learned.model.lexical_output, learned.study.lexical_init, learned.study.lexical_trainable) == \
+        (True, "zeros", True)
     assert Config.from_dict({"train": {"epochs": 3}}).model.lexical_output  # no model section: the defaults
+
+
+def test_an_old_name_of_a_moved_switch_says_where_it_went():
+    with pytest.raises(KeyError, match="'model.fusion_scale' is now 'study.fusion_scale'"):
+        Config().apply_overrides(["model.fusion_scale=1"])

@@ -51,8 +51,8 @@ def test_every_ablation_variant_is_a_valid_config():
     # The two ideas one at a time under the defaults: each variant differs from the next in one idea.
     neither, fusion, both = configs["L+S+EMA+DS"], configs["J2+EMA+DS"], configs["J2+D*+EMA+DS"]
     assert (neither.model.fusion, neither.train.d_max) == ("sum", 0.0)
-    assert (fusion.model.fusion, fusion.model.fusion_scale, fusion.train.d_max) == ("joint", 2.0, 0.0)
-    assert (both.model.fusion, both.train.d_max, both.train.drop_rank) == ("joint", 0.1, "relative")
+    assert (fusion.model.fusion, fusion.study.fusion_scale, fusion.train.d_max) == ("joint", 2.0, 0.0)
+    assert (both.model.fusion, both.train.d_max, both.study.drop_rank) == ("joint", 0.1, "relative")
     for c in (neither, fusion, both):
         assert c.model.output_description_scorer and c.train.ema_momentum == 0.99
     assert not configs["J2+D*+EMA"].model.output_description_scorer  # the recorded study's pin
@@ -61,10 +61,12 @@ def test_every_ablation_variant_is_a_valid_config():
     plain, defaults = configs["L+S+EMA+DS+WD"], configs["J2+D*+EMA+DS+WD"]
     assert (plain.model.fusion, plain.train.d_max, plain.train.weight_decay) == ("sum", 0.0, 1.0)
     assert configs["J2+D*+EMA+DS+WD+LX"].model.lexical_output and not defaults.model.lexical_output
-    learned = configs["J2+D*+EMA+DS+WD+LX"].model
-    assert (learned.lexical_init, learned.lexical_trainable) == ("zeros", True)  # as the study ran, whatever the defaults
-    stacked = configs["J2+D*+EMA+DS+WD+LXLR"].model
-    assert stacked.lexical_output and (stacked.lexical_init, stacked.lexical_trainable) == ("lr", False)
+    learned = configs["J2+D*+EMA+DS+WD+LX"]
+    assert (learned.study.lexical_init, learned.study.lexical_trainable) == ("zeros", True)  # as the study ran
+    assert learned.model.lexical_words == 0  # the dense kernel the study had, whatever the defaults
+    stacked = configs["J2+D*+EMA+DS+WD+LXLR"]
+    assert stacked.model.lexical_output and (stacked.study.lexical_init, stacked.study.lexical_trainable) == ("lr", False)
+    assert configs["L+S+EMA+DS+WD+LXLR"].model.lexical_words == 0
     import dataclasses
 
     plain_stacked = configs["L+S+EMA+DS+WD+LXLR"]

@@ -1,4 +1,4 @@
-"""TF-IDF + LR (jlan_tf.linear) and the TF-IDF part started from its fit (model.lexical_init=lr)."""
+"""TF-IDF + LR (jlan_tf.linear) and the TF-IDF part started from its fit (study.lexical_init=lr)."""
 
 import keras
 import numpy as np
@@ -34,8 +34,9 @@ def test_fitted_lr_idf_and_intercepts(small_synthetic):
 @pytest.mark.parametrize("trainable", [False, pytest.param(True, marks=pytest.mark.slow)])
 def test_lexical_init_lr_starts_as_the_fitted_lr(small_synthetic, trainable, tmp_path):
     data = load_prepared(small_synthetic)
-    config = Config().apply_overrides(TINY + ["model.lexical_output=true", "model.lexical_init=lr",
-                                              f"model.lexical_trainable={str(trainable).lower()}"])
+    config = Config().apply_overrides(TINY + ["model.lexical_output=true", "study.lexical_init=lr",
+                                              "model.lexical_words=0",  # the dense kernel: every word
+                                              f"study.lexical_trainable={str(trainable).lower()}"])
     model = new_model(data, config)
     lexical, output = model.get_layer("lexical_output"), model.get_layer("output")
     fitted = FittedLR(data, seed=config.train.seed)
@@ -60,7 +61,7 @@ def test_lexical_init_lr_starts_as_the_fitted_lr(small_synthetic, trainable, tmp
 def test_lexical_init_must_be_known(small_synthetic):
     data = load_prepared(small_synthetic)
     with pytest.raises(ValueError, match="lexical_init"):
-        new_model(data, Config().apply_overrides(TINY + ["model.lexical_output=true", "model.lexical_init=ones"]))
+        new_model(data, Config().apply_overrides(TINY + ["model.lexical_output=true", "study.lexical_init=ones"]))
     keras.backend.clear_session()
 
 
@@ -85,3 +86,41 @@ def test_codes_without_a_regression_get_zero_weights_and_no_intercept():
     np.testing.assert_array_equal(coefficients[0], classifier.estimators_[0].coef_[0])
     assert not coefficients[1:].any()
     assert intercepts[0] == classifier.estimators_[0].intercept_[0] and np.isnan(intercepts[1:]).all()
+
+
+def test_the_part_with_k_words_per_code_is_the_restricted_lr_and_its_fit_is_cached(small_synthetic, tmp_path):
+    import shutil
+
+    from sklearn.linear_model import LogisticRegression
+
+    from jlan_tf import lexical_fit
+
+    folder = tmp_path / "prepared"
+    shutil.copytree(small_synthetic, folder)
+    data = load_prepared(folder)
+    fitted = lexical_fit.fit_sparse_lr(data, 8, n_jobs=2)
+    assert fitted.word_ids.shape == (data.num_labels, 8)
+    # Code 3's regression is scikit-learn's on its 8 candidate words, nothing else.
+    full = FittedLR.__new__(FittedLR)
+    full.data, full.tfidf = data, lexical_fit._tfidf(data)
+    features = full.features("train")
+    y = data.splits["train"].multi_hot(data.num_labels)[:, 3]
+    alone = LogisticRegression(C=10.0, max_iter=1000, random_state=0).fit(features[:, fitted.word_ids[3]], y)
+    np.testing.assert_allclose(fitted.weights[3], alone.coef_[0], rtol=1e-4, atol=1e-5)
+    # The candidates of a code are words of its own notes, the most frequent there (x idf) first.
+    in_notes = np.unique(np.concatenate([data.splits["train"].tokens[data.splits["train"].offsets[i]:
+                                                                      data.splits["train"].offsets[i + 1]]
+                                         for i in np.flatnonzero(y)]))
+    assert set(fitted.word_ids[3]) <= set(in_notes)
+
+    config = Config().apply_overrides(TINY + ["model.lexical_output=true", "model.lexical_words=8"])
+    model = new_model(data, config)
+    cached = list((folder / "cache").glob("lexical-*.npz"))
+    assert len(cached) == 1
+    tokens = _padded(data.splits["dev"], 8)
+    ours = model.get_layer("lexical_output")(tokens).numpy() + model.get_layer("output").label_bias.numpy()
+    reference = lexical_fit.cached_sparse_lr(data, 8, seed=config.train.seed)  # read back from the cache
+    present = ~np.isnan(reference.intercepts)
+    expected = reference.decision_function(full.features("dev")[:8])
+    np.testing.assert_allclose(ours[:, present], expected[:, present], rtol=1e-4, atol=1e-4)
+    assert lexical_fit.cache_key(data, 8, 10.0, 0) != lexical_fit.cache_key(data, 16, 10.0, 0)

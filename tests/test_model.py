@@ -8,20 +8,34 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from jlan_tf.config import ModelConfig
+from jlan_tf.config import Config, ModelConfig
 from jlan_tf.model import JLANModel, build_jlan, description_embeddings
+from jlan_tf.objective import Objective
 
-# The network alone (the TF-IDF part needs a corpus: tests/test_linear.py).
-TINY = ModelConfig(embedding_dropout=0.0, conv_filters=8, lstm_units=8, attention_dim=8, output_hidden_dim=8,
-                   lexical_output=False)
+
+def tiny_config(**changes) -> Config:
+    """The network alone (the TF-IDF part needs a corpus: tests/test_linear.py), tiny; ``changes``
+    name fields of the model or the study section."""
+    config = Config(model=ModelConfig(embedding_dropout=0.0, conv_filters=8, lstm_units=8, attention_dim=8,
+                                      output_hidden_dim=8, lexical_output=False))
+    for key, value in changes.items():
+        setattr(config.study if hasattr(config.study, key) else config.model, key, value)
+    return config
+
+
+TINY = tiny_config()
+BUILD_ARGS = ("label_priors", "word_idf", "lexical_weights")
 VOCAB, DIM, LABELS = 40, 6, 5
 
 
 def tiny_model(seed=0, config=TINY, **kwargs):
+    """The tiny network; ``kwargs`` are ``build_jlan``'s (BUILD_ARGS) or the ``Objective``'s."""
     keras.utils.set_random_seed(seed)
     embeddings = np.random.default_rng(seed).normal(0, 0.3, (VOCAB, DIM)).astype(np.float32)
     descriptions = [np.array([2 + i, 10 + i]) for i in range(LABELS)]
-    return build_jlan(config, embeddings, LABELS, descriptions, **kwargs)
+    model = build_jlan(config, embeddings, LABELS, descriptions, **{k: v for k, v in kwargs.items() if k in BUILD_ARGS})
+    model.set_objective(Objective(**{k: v for k, v in kwargs.items() if k not in BUILD_ARGS}))
+    return model
 
 
 def tiny_batch(batch=4, tokens=9, seed=0):
@@ -102,7 +116,7 @@ def test_train_step_drops_negatives_when_asked_and_logs_their_mask_quality():
     assert logs["loss"] == pytest.approx((loss * keep).sum() / keep.sum(), rel=1e-5)
     assert logs["negative_mask_precision"] == 1.0
     assert logs["negative_mask_recall"] == pytest.approx(n_drop / len(negatives))  # train_on_batch resets metrics
-    assert tiny_model(d_max_negatives=0.5).get_config()["d_max_negatives"] == 0.5
+    assert "d_max_negatives" not in tiny_model(d_max_negatives=0.5).get_config()  # training's, not the model's
 
 
 @pytest.mark.parametrize("rank", ["loss", "relative"])
@@ -144,16 +158,15 @@ def test_keras_save_and_reload_gives_identical_predictions(tmp_path):
     model.save(tmp_path / "jlan.keras")
     loaded = keras.models.load_model(tmp_path / "jlan.keras")
     assert isinstance(loaded, JLANModel)
-    assert (loaded.d_max, loaded.warmup_steps, loaded.stop_step) == (0.1, 7, 30)
+    assert not {"d_max", "warmup_steps", "stop_step"} & set(loaded.get_config())  # the network only
+    assert loaded.objective == Objective()  # plain BCE until training sets one
     np.testing.assert_array_equal(model.predict(x, verbose=0), loaded.predict(x, verbose=0))
     np.testing.assert_array_equal(model(x)["label_attention"].numpy(), loaded(x)["label_attention"].numpy())
 
 
 @pytest.mark.parametrize("scorer", ["output_shared_scorer", "output_description_scorer"])
 def test_borrowing_scorers_start_from_what_they_borrow_and_reload(tmp_path, scorer):
-    import dataclasses
-
-    model = tiny_model(config=dataclasses.replace(TINY, **{scorer: True}))
+    model = tiny_model(config=tiny_config(**{scorer: True}))
     output = model.get_layer("output")
     np.testing.assert_array_equal(output.label_weights.numpy(), 0.0)
     if scorer == "output_description_scorer":  # the descriptions' mean word vectors, at unit length
@@ -162,7 +175,7 @@ def test_borrowing_scorers_start_from_what_they_borrow_and_reload(tmp_path, scor
         expected /= np.linalg.norm(expected, axis=1, keepdims=True)
         np.testing.assert_allclose(output.descriptions.numpy(), expected, rtol=1e-5)
         with pytest.raises(ValueError, match="descriptions"):
-            build_jlan(dataclasses.replace(TINY, output_description_scorer=True, label_queries="trainable"),
+            build_jlan(tiny_config(output_description_scorer=True, label_queries="trainable"),
                        np.zeros((VOCAB, DIM), np.float32), LABELS)
     model.compile(optimizer=keras.optimizers.Adam(1e-2))
     x, y = tiny_batch()
@@ -175,9 +188,7 @@ def test_borrowing_scorers_start_from_what_they_borrow_and_reload(tmp_path, scor
 
 
 def test_lexical_output_adds_tfidf_scores_that_train_and_reload(tmp_path):
-    import dataclasses
-
-    config = dataclasses.replace(TINY, lexical_output=True, lexical_init="zeros", lexical_trainable=True)
+    config = tiny_config(lexical_output=True, lexical_init="zeros", lexical_trainable=True, lexical_words=0)
     with pytest.raises(ValueError, match="idf"):
         tiny_model(config=config)
     idf = np.linspace(1.0, 3.0, VOCAB).astype(np.float32)
@@ -202,9 +213,7 @@ def test_lexical_output_adds_tfidf_scores_that_train_and_reload(tmp_path):
 @pytest.mark.parametrize("fusion", ["sum"] + [pytest.param(f, marks=pytest.mark.slow)
                                              for f in ("self_only", "label_only", "concat")])
 def test_fusion_variants_build_and_train(fusion):
-    import dataclasses
-
-    model = tiny_model(config=dataclasses.replace(TINY, fusion=fusion, label_queries="trainable"))
+    model = tiny_model(config=tiny_config(fusion=fusion, label_queries="trainable"))
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
     x, y = tiny_batch()
     assert np.isfinite(model.fit(tf.data.Dataset.from_tensors((x, y)), verbose=0).history["loss"][0])
@@ -260,9 +269,7 @@ def test_config_does_not_carry_the_embedding_matrix():
 
 
 def test_frozen_embeddings_are_not_trained_and_stay_frozen_after_reload(tmp_path):
-    import dataclasses
-
-    model = tiny_model(config=dataclasses.replace(TINY, train_embeddings=False), d_max=0.0)
+    model = tiny_model(config=tiny_config(train_embeddings=False), d_max=0.0)
     before = model.get_layer("embedding").embeddings.numpy().copy()
     assert not any("embedding" in v.path for v in model.trainable_variables)
     model.compile(optimizer=keras.optimizers.Adam(1e-2))
@@ -279,9 +286,7 @@ def test_prior_bias_starts_at_label_log_odds():
     bias = tiny_model(label_priors=priors).get_layer("output").label_bias.numpy()
     np.testing.assert_allclose(bias[:3], np.log([1.0, 0.1 / 0.9, 0.01 / 0.99]), rtol=1e-5)
     assert bias[3] == pytest.approx(np.log(1e-4 / (1 - 1e-4)), rel=1e-4) and bias[4] > 0
-    import dataclasses
-
-    off = tiny_model(config=dataclasses.replace(TINY, prior_bias=False), label_priors=priors)
+    off = tiny_model(config=tiny_config(prior_bias=False), label_priors=priors)
     assert not off.get_layer("output").label_bias.numpy().any()
 
 
@@ -355,19 +360,17 @@ def test_label_weights_make_the_loss_a_weighted_mean():
     w = np.broadcast_to(np.array(weights), bce.shape)
     logs = model.train_on_batch(x, y, return_dict=True)
     np.testing.assert_allclose(logs["loss"], (bce * w).sum() / w.sum(), rtol=1e-5)
-    assert JLANModel.from_config(model.get_config()).label_weights == weights  # kept in the config
+    assert JLANModel.from_config(model.get_config()).objective.label_weights is None  # training's, not the model's
 
 
 def test_lexical_weights_set_the_part_and_the_biases_where_a_code_has_an_intercept():
-    import dataclasses
-
-    config = dataclasses.replace(TINY, lexical_output=True)  # lexical_init=lr: the weights are given
+    config = tiny_config(lexical_output=True, lexical_words=0)  # lexical_init=lr: the weights are given
     kernel = np.random.default_rng(0).normal(size=(VOCAB, LABELS)).astype(np.float32)
     bias = np.array([np.nan, -1.0, -2.0, -3.0, -4.0])  # code 0: no regression (e.g. never in training)
     priors = np.full(LABELS, 0.2)
     model = tiny_model(config=config, word_idf=np.ones(VOCAB, np.float32), lexical_weights=(kernel, bias),
                        label_priors=priors)
-    np.testing.assert_allclose(model.get_layer("lexical_output").kernel.numpy() * config.lexical_scale, kernel,
+    np.testing.assert_allclose(model.get_layer("lexical_output").kernel.numpy() * config.study.lexical_scale, kernel,
                                rtol=1e-6)
     np.testing.assert_allclose(model.get_layer("output").label_bias.numpy(), [np.log(0.2 / 0.8), -1, -2, -3, -4],
                                rtol=1e-6)

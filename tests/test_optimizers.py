@@ -95,13 +95,13 @@ def test_fused_adam_round_trips_its_config():
 
 
 def test_make_optimizer_names_the_two_adams():
-    from jlan_tf.config import TrainConfig
+    from jlan_tf.config import Config, StudyConfig, TrainConfig
     from jlan_tf.training import make_optimizer
 
-    assert make_optimizer(TrainConfig()).square_pieces  # the default: Keras 3's reading, chosen on dev
-    assert not make_optimizer(TrainConfig(optimizer="adam")).square_pieces
-    with pytest.raises(ValueError, match="train.optimizer"):
-        make_optimizer(TrainConfig(optimizer="sgd"))
+    assert make_optimizer(Config(train=TrainConfig())).square_pieces  # the default: Keras 3's reading, chosen on dev
+    assert not make_optimizer(Config(study=StudyConfig(optimizer="adam"))).square_pieces
+    with pytest.raises(ValueError, match="study.optimizer"):
+        make_optimizer(Config(study=StudyConfig(optimizer="sgd")))
 
 
 def test_a_saved_model_loads_where_only_the_model_module_is_imported(tmp_path):

@@ -38,7 +38,7 @@ def exported_lexical(small_synthetic, tmp_path_factory):
     """The same with the TF-IDF part learned from 0 (the default's part is LR's fit, kept fixed): its
     bag of words is computed in the graph."""
     root = tmp_path_factory.mktemp("serving_lexical")
-    overrides = ["model.lexical_output=true", "model.lexical_init=zeros", "model.lexical_trainable=true"]
+    overrides = ["model.lexical_output=true", "study.lexical_init=zeros", "study.lexical_trainable=true"]
     train(load_prepared(small_synthetic), Config().apply_overrides(TINY + overrides),
           root / "run", verbose=0)
     return root / "run", export_run(root / "run", out=root / "saved_models" / "tiny", top_k=5)

@@ -96,12 +96,12 @@ def test_weight_decay_shrinks_weights_but_not_biases_or_word_vectors():
 
     kernel, bias = keras.Variable(np.ones((2, 2)), name="kernel"), keras.Variable(np.ones(2), name="label_bias")
     embeddings = keras.Variable(np.ones((3, 2)), name="embeddings")
-    optimizer = make_optimizer(TrainConfig(learning_rate=0.1, weight_decay=0.5))
+    optimizer = make_optimizer(Config(train=TrainConfig(learning_rate=0.1, weight_decay=0.5)))
     optimizer.apply([keras.ops.zeros((2, 2)), keras.ops.zeros(2), keras.ops.zeros((3, 2))], [kernel, bias, embeddings])
     np.testing.assert_allclose(kernel.numpy(), 0.95)  # 1 - lr * decay, with no gradient
     np.testing.assert_allclose(bias.numpy(), 1.0)
     np.testing.assert_allclose(embeddings.numpy(), 1.0)
-    assert make_optimizer(TrainConfig(weight_decay=0)).weight_decay is None  # 0 = off
+    assert make_optimizer(Config(train=TrainConfig(weight_decay=0))).weight_decay is None  # 0 = off
     # A resumed run rebuilds the optimizer from its config: the exemptions must survive that.
     reloaded = type(optimizer).from_config(optimizer.get_config())
     kernel, bias = keras.Variable(np.ones((2, 2)), name="kernel"), keras.Variable(np.ones(2), name="label_bias")
@@ -115,7 +115,7 @@ def test_ema_weights_are_kerass_moving_average_inside_the_block_and_raw_after():
     from jlan_tf.training import averaged_weights, make_optimizer
 
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1, use_bias=False)])
-    model.compile(optimizer=make_optimizer(TrainConfig(learning_rate=0.1, ema_momentum=0.75)), loss="mse")
+    model.compile(optimizer=make_optimizer(Config(train=TrainConfig(learning_rate=0.1, ema_momentum=0.75))), loss="mse")
     x, y = np.ones((4, 2), np.float32), np.full((4, 1), 3.0, np.float32)
     seen = []
     for _ in range(3):
@@ -128,9 +128,9 @@ def test_ema_weights_are_kerass_moving_average_inside_the_block_and_raw_after():
         np.testing.assert_allclose(model.get_weights()[0], average, rtol=1e-6)
     np.testing.assert_allclose(model.get_weights()[0], seen[-1])  # training goes on from the raw weights
     with pytest.raises(ValueError, match="ema_momentum"):
-        make_optimizer(TrainConfig(ema_momentum=1.0))
+        make_optimizer(Config(train=TrainConfig(ema_momentum=1.0)))
     plain = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
-    plain.compile(optimizer=make_optimizer(TrainConfig()), loss="mse")
+    plain.compile(optimizer=make_optimizer(Config(train=TrainConfig())), loss="mse")
     plain.train_on_batch(x, y)
     before = plain.get_weights()[0].copy()
     with averaged_weights(plain):  # no average kept: nothing changes

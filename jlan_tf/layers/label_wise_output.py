@@ -15,7 +15,7 @@ class LabelWiseOutput(keras.layers.Layer):
     own. Each adds a term to `W_j`, and with either of them the label's own part `E_j`
     starts at 0:
 
-    - `shared_scorer=True`: `W_j = w + E_j`, one shared vector `w` (`model.output_shared_scorer`);
+    - `shared_scorer=True`: `W_j = w + E_j`, one shared vector `w` (`study.output_shared_scorer`);
     - `description_scorer=True`: `W_j = d_j P + E_j`, with `d_j` the code's description
       embedding (a fixed `(labels, description_dim)` matrix, set with `set_descriptions`
       after the layer is built, each row scaled to unit length; small random values until

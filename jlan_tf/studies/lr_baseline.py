@@ -18,7 +18,7 @@ def fit_and_score(data: PreparedDataset, c: float = 10.0, seed: int = 0) -> dict
     threshold = metrics.tune_threshold(dev_true, dev_scores)
     result = {"dev": metrics.all_metrics(dev_true, dev_scores, threshold),
               "test": metrics.all_metrics(data.splits["test"].multi_hot(data.num_labels), test_scores, threshold),
-              # How large LR's weights grow (the size model.lexical_scale is set against): per code
+              # How large LR's weights grow (the size study.lexical_scale is set against): per code
               # seen in training its largest |weight|, the median over those codes.
               "largest_weight_median": float(np.median(np.abs(fitted.coefficients()[fitted.present]).max(axis=1)))}
     # The floor: every note scored with the codes' training frequencies.

@@ -26,9 +26,9 @@ SMALL = {"synthetic": ["data.synthetic_docs=2000", "data.synthetic_mean_tokens=2
 # ceil rounding, no burn-in. Scripts that reproduce the paper's tables start from it.
 PAPER = ["preset=jlan_paper"]  # config.PRESETS: the paper's fusion scale, gate biases and truncation loss
 # The recorded 5-seed studies as they ran, before the weights' moving average, the description
-# scorer, weight decay and the TF-IDF part became defaults, with Keras 3's reading of Adam (train.optimizer): their
+# scorer, weight decay and the TF-IDF part became defaults, with Keras 3's reading of Adam (study.optimizer): their
 # scripts pin these so they rerun as recorded.
-AS_RECORDED = ["train.ema_momentum=0", "train.optimizer=keras_adam", "model.output_description_scorer=false",
+AS_RECORDED = ["train.ema_momentum=0", "study.optimizer=keras_adam", "model.output_description_scorer=false",
                "train.weight_decay=0", "model.lexical_output=false"]
 def parse_args(argv, description: str, name: str) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)

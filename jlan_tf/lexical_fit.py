@@ -1,0 +1,144 @@
+"""TF-IDF + LR with a few words per code, for the model's TF-IDF part at any scale
+(``model.lexical_words`` = K > 0, ``study.lexical_init=lr``).
+
+``linear.FittedLR`` fits one logistic regression per code on the whole vocabulary: at
+MIMIC-III-full's shape (47.7k notes, 51.9k words, 8,921 codes) that is a 1.85 GB dense
+kernel and many hours on one core. Here each code's regression sees only its K candidate
+words, chosen before the fit: the words in most of the code's training notes, weighed by
+their idf (a code's own words, not the words every note has). The regressions are those of
+``FittedLR`` (scikit-learn's ``LogisticRegression``, the same ``C``, sublinear TF-IDF) on
+those columns, fitted in parallel on every core; the result is the sparse kernel of
+``layers.LexicalOutput(words_per_label=K)``.
+
+The fit is cached in the prepared folder (``cache/lexical-<key>.npz``), keyed by the
+folder's content hashes and the fit's settings, so seeds and variants reuse it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+from scipy import sparse
+
+from jlan_tf.data.prepared import PreparedDataset
+from jlan_tf.linear import _tfidf
+
+log = logging.getLogger(__name__)
+FIT_VERSION = 1  # part of the cache key: a change to the fit below must bump it
+
+
+@dataclasses.dataclass
+class SparseLR:
+    """Per code its K candidate words (0 = unused slot), their weights and the intercept
+    (NaN where the code has no regression: never in training, or in every training note)."""
+
+    word_ids: np.ndarray    # (labels, K) int32
+    weights: np.ndarray     # (labels, K) float32
+    intercepts: np.ndarray  # (labels,) float64
+    idf: np.ndarray         # (vocab,) float32
+
+    def decision_function(self, features: sparse.spmatrix) -> np.ndarray:
+        """(notes, labels) scores for TF-IDF ``features`` (codes without a regression: 0)."""
+        features = sparse.csc_matrix(features)
+        out = np.zeros((features.shape[0], len(self.word_ids)))
+        for label, (ids, w) in enumerate(zip(self.word_ids, self.weights)):
+            if not np.isnan(self.intercepts[label]):
+                out[:, label] = features[:, ids] @ w + self.intercepts[label]
+        return out
+
+
+def candidate_words(binary: sparse.csr_matrix, y: sparse.csr_matrix, idf: np.ndarray, k: int,
+                    chunk: int = 512) -> np.ndarray:
+    """(labels, k) int32: per code the k words with the largest (training notes of the code
+    that contain the word) x idf; 0 fills the slots of a code with fewer words. ``binary``
+    (notes, vocab) marks which words each note has, ``y`` (notes, labels) the codes."""
+    labels = y.shape[1]
+    out = np.zeros((labels, k), np.int32)
+    y_t = sparse.csr_matrix(y.T, dtype=np.float32)
+    for start in range(0, labels, chunk):  # (chunk, vocab) sparse counts at a time
+        counts = (y_t[start:start + chunk] @ binary).tocsr()
+        for row in range(counts.shape[0]):
+            lo, hi = counts.indptr[row], counts.indptr[row + 1]
+            words, score = counts.indices[lo:hi], counts.data[lo:hi] * idf[counts.indices[lo:hi]]
+            words, score = words[words > 0], score[words > 0]
+            if len(words) > k:
+                top = np.argpartition(-score, k - 1)[:k]
+                words, score = words[top], score[top]
+            out[start + row, :len(words)] = words[np.argsort(-score, kind="stable")]
+    return out
+
+
+def _fit_codes(features: sparse.csc_matrix, y: sparse.csc_matrix, word_ids: np.ndarray, labels: np.ndarray,
+               c: float, seed: int) -> list[tuple[int, np.ndarray, float]]:
+    from sklearn.linear_model import LogisticRegression
+
+    out = []
+    for label in labels:
+        target = y[:, label].toarray().ravel()
+        if target.min() == target.max():  # never seen, or in every note: no regression
+            continue
+        ids = word_ids[label]
+        used = ids > 0
+        model = LogisticRegression(C=c, max_iter=1000, random_state=seed)
+        model.fit(features[:, ids[used]], target)
+        weights = np.zeros(len(ids))
+        weights[used] = model.coef_[0]
+        out.append((int(label), weights, float(model.intercept_[0])))
+    return out
+
+
+def fit_sparse_lr(data: PreparedDataset, words_per_label: int, c: float = 10.0, seed: int = 0,
+                  n_jobs: int | None = None) -> SparseLR:
+    """Fits the K-words-per-code TF-IDF + LR on the training split (on ``n_jobs`` processes,
+    default every core)."""
+    from joblib import Parallel, delayed
+
+    tfidf = _tfidf(data)
+    train = data.splits["train"]
+    counts = train.word_counts(len(data.vocab)).tocsr()
+    features = sparse.csc_matrix(tfidf.transform(counts))
+    y = sparse.csr_matrix(train.multi_hot(data.num_labels))
+    word_ids = candidate_words((counts > 0).astype(np.float32), y, tfidf.idf_, words_per_label)
+    n_jobs = n_jobs or os.cpu_count() or 1
+    order = np.argsort(-np.asarray(y.sum(axis=0)).ravel(), kind="stable")  # frequent codes first: balanced chunks
+    chunks = [order[i::n_jobs * 8] for i in range(min(len(order), n_jobs * 8))]
+    y_csc = sparse.csc_matrix(y)
+    results = Parallel(n_jobs=n_jobs)(delayed(_fit_codes)(features, y_csc, word_ids, chunk, c, seed)
+                                      for chunk in chunks)
+    weights = np.zeros(word_ids.shape, np.float32)
+    intercepts = np.full(data.num_labels, np.nan)
+    for label, w, b in (item for part in results for item in part):
+        weights[label], intercepts[label] = w, b
+    return SparseLR(word_ids, weights, intercepts, tfidf.idf_.astype(np.float32))
+
+
+def cache_key(data: PreparedDataset, words_per_label: int, c: float, seed: int) -> str:
+    """What the fit is made from: the prepared folder's content and the fit's settings."""
+    made_from = {"sha256": data.meta.get("sha256", {}), "words_per_label": words_per_label, "c": c, "seed": seed,
+                 "fit_version": FIT_VERSION}
+    return hashlib.sha256(json.dumps(made_from, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def cached_sparse_lr(data: PreparedDataset, words_per_label: int, c: float = 10.0, seed: int = 0) -> SparseLR:
+    """``fit_sparse_lr``, read from the prepared folder's cache when it was fitted before
+    (and written there after a fit, when the folder is writable)."""
+    path = Path(data.path) / "cache" / f"lexical-{cache_key(data, words_per_label, c, seed)}.npz"
+    if path.exists():
+        with np.load(path) as saved:
+            log.info("TF-IDF + LR part read from %s", path)
+            return SparseLR(saved["word_ids"], saved["weights"], saved["intercepts"], saved["idf"])
+    fitted = fit_sparse_lr(data, words_per_label, c, seed)
+    try:
+        path.parent.mkdir(exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp.npz")
+        np.savez(tmp, **dataclasses.asdict(fitted))
+        tmp.replace(path)
+    except OSError as e:  # a read-only prepared folder: fit again next time
+        log.warning("could not cache the TF-IDF + LR part in %s (%s)", path.parent, e)
+    return fitted
