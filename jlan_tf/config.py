@@ -54,6 +54,7 @@ class ModelConfig:
     residual_blocks: int = 1        # paper's best P = 1
     lstm_units: int = 256           # k, per direction
     attention_dim: int = 200        # d
+    attention_chunk: int = 2048     # in training, attend to this many codes at a time, recomputed in the backward pass; 0 = all
     label_queries: str = "description"  # or "trainable"
     fusion: str = "joint"           # joint | sum | self_only | label_only | concat
     output_hidden_dim: int = 256    # shared dense before the label-wise layer; 0 = none
@@ -86,6 +87,7 @@ class TrainConfig:
     jit_compile: bool = False       # measured slower on CPU
     strategy: str = "auto"          # auto (mirrored when several GPUs are visible) | one | mirrored | multi_worker
     steps_per_execution: int = 1    # training steps per call into the compiled graph (fewer host round trips on GPU)
+    memory_check: bool = True       # stop before training when a step will not fit in memory (jlan_tf.memory)
 
 
 @dataclasses.dataclass
@@ -149,7 +151,7 @@ def _upgrade_1_to_2(values: dict) -> dict:
     switches into ``study``."""
     if "model" in values:
         for name, then in {"output_description_scorer": False, "lexical_output": False, "lexical_init": "zeros",
-                           "lexical_trainable": True, "lexical_words": 0}.items():
+                           "lexical_trainable": True, "lexical_words": 0, "attention_chunk": 0}.items():
             values["model"].setdefault(name, then)
     study = values.setdefault("study", {})
     for old in _MOVED_TO_STUDY:

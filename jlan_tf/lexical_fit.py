@@ -99,13 +99,18 @@ def fit_sparse_lr(data: PreparedDataset, words_per_label: int, c: float = 10.0, 
     default every core)."""
     from joblib import Parallel, delayed
 
-    tfidf = _tfidf(data)
+    from jlan_tf.memory import check_fits, lexical_fit_bytes
+
+    n_jobs = n_jobs or os.cpu_count() or 1
     train = data.splits["train"]
+    check_fits(lexical_fit_bytes(len(train.tokens), data.num_labels, words_per_label, n_jobs),
+               "the TF-IDF part's fit", "--set model.lexical_words=N with a smaller N, or "
+               "--set model.lexical_output=false trains the network alone")
+    tfidf = _tfidf(data)
     counts = train.word_counts(len(data.vocab)).tocsr()
     features = sparse.csc_matrix(tfidf.transform(counts))
     y = sparse.csr_matrix(train.multi_hot(data.num_labels))
     word_ids = candidate_words((counts > 0).astype(np.float32), y, tfidf.idf_, words_per_label)
-    n_jobs = n_jobs or os.cpu_count() or 1
     order = np.argsort(-np.asarray(y.sum(axis=0)).ravel(), kind="stable")  # frequent codes first: balanced chunks
     chunks = [order[i::n_jobs * 8] for i in range(min(len(order), n_jobs * 8))]
     y_csc = sparse.csc_matrix(y)

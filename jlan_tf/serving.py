@@ -201,6 +201,10 @@ def export_model(model: keras.Model, vocab_path: Path, labels_path: Path, max_to
     """Writes ``out/version/`` (default: the next free version) for a Keras model and its
     vocabulary and label table; ``top_coded`` is ``top_scores >= threshold``. For requests of one note it adds the BiLSTM on the fused
     kernel (same weights, same results to 1e-7, about twice as fast there)."""
+    from jlan_tf.memory import check_fits, export_bytes
+
+    check_fits(export_bytes(sum(v.numpy().nbytes for v in model.weights)), "the export",
+               "export on a machine with more memory")
     out = Path(out)
     version = version if version is not None else next_version(out)
     target = out / str(version)

@@ -27,6 +27,7 @@ from jlan_tf.data.pipeline import eval_order, make_dataset
 from jlan_tf.data.prepared import PreparedDataset
 from jlan_tf.denoising import frequency_bands
 from jlan_tf.distributed import EpochLoop, is_chief, is_multi_worker, make_strategy
+from jlan_tf.memory import check_step_memory
 from jlan_tf.model import build_jlan, set_precision
 from jlan_tf.objective import Objective
 from jlan_tf.optimizers import FusedAdam
@@ -116,6 +117,9 @@ def new_model(data: PreparedDataset, config: Config):
                     "--set model.label_queries=trainable", unknown, data.num_labels)
     if config.train.evidence_weight > 0 and config.model.arch != "jlan":
         raise ValueError(f"train.evidence_weight supervises JLAN's attention; model.arch={config.model.arch} has none")
+    if config.train.evidence_weight > 0 and 0 < config.model.attention_chunk < data.num_labels:
+        raise ValueError("train.evidence_weight needs the attention maps in training; model.attention_chunk computes "
+                         "none there: set model.attention_chunk=0")
     parents = code_parents(data.codes)[1] if config.model.arch == "jointlaat" else None
     model = build_jlan(config, data.embeddings, data.num_labels, descriptions,
                        label_priors=data.train_counts / max(1, len(data.splits["train"])), label_parents=parents,
@@ -258,9 +262,18 @@ def selection_key(dev: dict, select_on: str) -> list[float]:
     return [dev[k] for k in SELECT_ON[select_on]]
 
 
+def preflight(data: PreparedDataset, config: Config, precision: str | None = None) -> None:
+    """Before any fit or step (``train.memory_check``): ``memory.MemoryBudgetError`` when a
+    training step will not fit, instead of an out-of-memory kill later."""
+    if config.train.memory_check:
+        precision = precision or set_precision(config.model.precision)
+        check_step_memory(config, len(data.vocab), data.num_labels, data.embeddings.shape[1], precision)
+
+
 def train(data: PreparedDataset, config: Config, run_dir: Path, verbose: int = 1) -> dict:
     """Trains (or resumes, when the run folder has a ``state.json``); returns metrics.json's content."""
     precision = set_precision(config.model.precision)
+    preflight(data, config, precision)
     keras.utils.set_random_seed(config.train.seed)
     strategy = make_strategy(config.train.strategy)
     chief = is_chief(strategy)

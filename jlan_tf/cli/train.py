@@ -21,6 +21,7 @@ from jlan_tf.cli import logs
 from jlan_tf.config import Config
 from jlan_tf.data.catalog import ResolvedDataset, is_synthetic, resolve
 from jlan_tf.data.prepared import DataError, load_prepared
+from jlan_tf.memory import MemoryBudgetError
 from jlan_tf.metrics import summary_line
 from jlan_tf.run_folder import RunFolder
 
@@ -42,6 +43,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--runs-dir", default="runs")
     parser.add_argument("--resume", help="a run folder to continue")
     parser.add_argument("--no-export", action="store_true", help="skip the SavedModel export at the end")
+    parser.add_argument("--skip-memory-check", action="store_true",
+                        help="train even when a step's memory estimate exceeds what the machine has")
     logs.add_arguments(parser)
     args = parser.parse_args(argv)
     if not args.dataset and not args.resume:
@@ -64,16 +67,17 @@ def run_training(dataset: ResolvedDataset, config: Config, run_dir: str | Path, 
                  verbose: int = 2) -> dict:
     """Trains a new run (or resumes one) in ``run_dir`` on a resolved dataset; returns
     metrics.json's content (and the export's path under ``"export"`` when asked)."""
-    from jlan_tf.training import train
-
     from jlan_tf.distributed import writes_run
+    from jlan_tf.training import preflight, train
 
+    data = load_prepared(dataset.path)
+    preflight(data, config)  # a step that cannot fit stops here, before the run folder exists
     run = RunFolder(run_dir)
     chief = writes_run(config.train.strategy)  # a multi-worker cluster's other workers write nothing
     if chief and not run.state.exists():
         run.create()
         run.write_data_info(dataset.data_source, dataset.path, dataset.note)
-    result = train(load_prepared(dataset.path), config, run.path, verbose=verbose)
+    result = train(data, config, run.path, verbose=verbose)
     if export and chief:
         from jlan_tf.serving import export_run
 
@@ -100,7 +104,8 @@ def main(argv=None) -> int:
             run_dir = Path(args.resume)
             result = resume_training(run_dir, not args.no_export, verbose)
         else:
-            config = config_for(args.dataset, args.data_dir, args.config, args.set)
+            config = config_for(args.dataset, args.data_dir, args.config,
+                                args.set + (["train.memory_check=false"] if args.skip_memory_check else []))
             dataset = resolve(args.dataset, config.data, args.data_dir, args.top_codes, args.lang)
             if dataset.note:
                 print(dataset.note)
@@ -108,7 +113,7 @@ def main(argv=None) -> int:
             if run_dir.exists() and writes_run(config.train.strategy):
                 raise DataError(f"{run_dir}: a run of that name exists (use --resume {run_dir} to continue it)")
             result = run_training(dataset, config, run_dir, not args.no_export, verbose)
-    except (DataError, KeyError, ValueError) as e:
+    except (DataError, KeyError, ValueError, MemoryBudgetError) as e:
         print(f"jlan-train: error: {e.args[0] if e.args else e}", file=sys.stderr)
         return 2
     except NonFiniteLoss as e:

@@ -1,4 +1,5 @@
 import keras
+import tensorflow as tf
 from keras import ops
 
 _NEG_INF = -1e9
@@ -26,11 +27,20 @@ class DualAttention(keras.layers.Layer):
     weights; small random values until then), `P` a learned projection and `E` a learned offset that starts at zero, so
     rare codes start from their meaning. With `"trainable"`, `C` is a plain trainable matrix.
 
+    Memory: each view holds (batch, labels, tokens) tensors (scores, softmax, their gradients);
+    at 16 notes x 8,921 codes x 2,500 tokens each is 1.4 GB in float32. With `label_chunk=c`
+    (and more than c labels), training computes the views c labels at a time inside
+    `tf.recompute_grad`: the backward pass recomputes a chunk's attention instead of keeping
+    all of them, so a step holds one chunk's (batch, c, tokens) tensors at a time, for about a
+    third more attention arithmetic. The attention maps are then not computed in training
+    (returned with 0 tokens); inference is unchanged.
+
     Args:
         num_labels: int. Number of labels (codes).
         attention_dim: int. Size `d` of the self-attention projection (paper: 200).
         label_queries: string. `"description"` or `"trainable"`.
         description_dim: int. Width of the description embeddings (the word-vector size).
+        label_chunk: int. Labels per chunk in training (0: all at once, the maps kept).
         **kwargs: other keyword arguments for `keras.layers.Layer`.
 
     Call arguments:
@@ -51,7 +61,8 @@ class DualAttention(keras.layers.Layer):
     attention networks and denoising mechanism", BMC Bioinformatics 22:590, 2021.
     """
 
-    def __init__(self, num_labels, attention_dim=200, label_queries="description", description_dim=100, **kwargs):
+    def __init__(self, num_labels, attention_dim=200, label_queries="description", description_dim=100, label_chunk=0,
+                 **kwargs):
         super().__init__(**kwargs)
         if label_queries not in ("description", "trainable"):
             raise ValueError(f"label_queries must be 'description' or 'trainable', got {label_queries!r}")
@@ -59,6 +70,7 @@ class DualAttention(keras.layers.Layer):
         self.attention_dim = attention_dim
         self.label_queries = label_queries
         self.description_dim = description_dim
+        self.label_chunk = label_chunk
         self.supports_masking = True
 
     def build(self, input_shape):
@@ -84,7 +96,9 @@ class DualAttention(keras.layers.Layer):
             return ops.matmul(self.descriptions, self.query_projection) + self.query_offsets
         return self.queries
 
-    def call(self, inputs, mask=None):
+    def call(self, inputs, mask=None, training=None):
+        if training and self.label_chunk and self.num_labels > self.label_chunk:
+            return self._chunked_views(inputs, mask)
         h = inputs                                                        # (B, n, 2k)
         self_scores = ops.matmul(ops.tanh(ops.matmul(h, self.w_a)), self.w_b)  # (B, n, l)
         self_attention = masked_softmax(ops.transpose(self_scores, (0, 2, 1)), mask)  # (B, l, n)
@@ -94,6 +108,28 @@ class DualAttention(keras.layers.Layer):
         m_self = ops.matmul(ops.cast(self_attention, h.dtype), h)         # (B, l, 2k)
         m_label = ops.matmul(ops.cast(label_attention, h.dtype), h)
         return m_self, m_label, self_attention, label_attention
+
+    def _chunked_views(self, h, mask):
+        """(M_s, M_l) a chunk of labels at a time, each chunk recomputed in the backward pass;
+        maps of 0 tokens."""
+        z = ops.tanh(ops.matmul(h, self.w_a))                             # (B, n, d), shared by the chunks
+        queries = ops.cast(self.label_query_matrix(), h.dtype)            # (l, 2k)
+        w_b = ops.cast(self.w_b, h.dtype)
+        keep = ops.ones(ops.shape(h)[:2], h.dtype) if mask is None else ops.cast(mask, h.dtype)  # (B, n)
+
+        @tf.recompute_grad
+        def views(h, z, w_b, queries, keep):
+            valid = keep > 0.5
+            a_self = masked_softmax(ops.einsum("bnd,dl->bln", z, w_b), valid)
+            a_label = masked_softmax(ops.einsum("lh,bnh->bln", queries, h), valid)
+            return ops.matmul(ops.cast(a_self, h.dtype), h), ops.matmul(ops.cast(a_label, h.dtype), h)
+
+        parts = [views(h, z, w_b[:, s:s + self.label_chunk], queries[s:s + self.label_chunk], keep)
+                 for s in range(0, self.num_labels, self.label_chunk)]
+        m_self = ops.concatenate([p[0] for p in parts], axis=1)           # (B, l, 2k)
+        m_label = ops.concatenate([p[1] for p in parts], axis=1)
+        empty = ops.zeros((ops.shape(h)[0], self.num_labels, 0), "float32")
+        return m_self, m_label, empty, empty
 
     def compute_mask(self, inputs, mask=None):
         return None
@@ -106,5 +142,6 @@ class DualAttention(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update(num_labels=self.num_labels, attention_dim=self.attention_dim,
-                      label_queries=self.label_queries, description_dim=self.description_dim)
+                      label_queries=self.label_queries, description_dim=self.description_dim,
+                      label_chunk=self.label_chunk)
         return config

@@ -8,7 +8,7 @@ from jlan_tf.layers.testing import run_layer_test
 def test_layer_contract_both_query_kinds():
     h = tf.random.normal((2, 7, 6))
     for queries in ("description", "trainable"):
-        kwargs = {"num_labels": 3, "attention_dim": 4, "label_queries": queries, "description_dim": 5}
+        kwargs = {"num_labels": 3, "attention_dim": 4, "label_queries": queries, "description_dim": 5, "label_chunk": 0}
         run_layer_test(DualAttention, kwargs, h, [(2, 3, 6), (2, 3, 6), (2, 3, 7), (2, 3, 7)],
                        expected_dtypes=["float32"] * 4)
 
@@ -41,3 +41,24 @@ def test_description_queries_start_from_descriptions():
     expected = descriptions @ layer.query_projection.numpy()  # the offsets start at zero
     np.testing.assert_allclose(layer.label_query_matrix().numpy(), expected, rtol=1e-6)
     assert all(w is not layer.descriptions for w in layer.trainable_weights)
+
+
+def test_chunked_training_gives_the_same_views_and_gradients():
+    whole = DualAttention(num_labels=5, attention_dim=4, label_queries="trainable")
+    chunked = DualAttention(num_labels=5, attention_dim=4, label_queries="trainable", label_chunk=2)
+    h = tf.random.normal((2, 6, 8))
+    mask = tf.constant([[True] * 4 + [False] * 2, [True] * 6])
+    whole(h, mask=mask)
+    chunked(h, mask=mask)
+    chunked.set_weights(whole.get_weights())
+    results = []
+    for layer in (whole, chunked):
+        with tf.GradientTape() as tape:
+            tape.watch(h)
+            m_self, m_label, a_self, _ = layer(h, mask=mask, training=True)
+            loss = tf.reduce_sum(tf.sin(m_self)) + tf.reduce_sum(m_label ** 2)
+        results.append([m_self, m_label, *tape.gradient(loss, [h, *layer.trainable_weights])])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
+    assert a_self.shape == (2, 5, 0)  # no maps in chunked training
+    assert chunked(h, mask=mask)[2].shape == (2, 5, 6)  # inference: the maps as always
