@@ -42,6 +42,7 @@ def main(argv=None) -> int:
     parser.add_argument("--tokens", type=int, help="tokens kept per note (data.max_tokens)")
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
     parser.add_argument("--requests", type=int, default=20, help="single-note serving calls timed")
+    parser.add_argument("--word2vec-workers", type=int, default=1, help="as jlan-prepare's (default 1)")
     parser.add_argument("--out", help="keep the corpus, prepared folder, run and exports here")
     parser.add_argument("--json", action="store_true", help="print one JSON line")
     parser.add_argument("--results", help="also write the JSON to this file")
@@ -65,8 +66,14 @@ def main(argv=None) -> int:
         if not (args.out and args.results and Path(args.results).exists()):
             parser.error("--only needs the --out and --results of an earlier check")
         only, earlier = tuple(args.only.split(",")), json.loads(Path(args.results).read_text())
+    def save(partial: dict) -> None:
+        if args.results:
+            Path(args.results).parent.mkdir(parents=True, exist_ok=True)
+            Path(args.results).write_text(json.dumps(partial, indent=2, sort_keys=True) + "\n")
+
     report = scale_check(name, shape, work, overrides, keep=bool(args.out), requests=args.requests,
-                         log=lambda line: print(line, file=sys.stderr), only=only, report=earlier)
+                         log=lambda line: print(line, file=sys.stderr), only=only, report=earlier,
+                         word2vec_workers=args.word2vec_workers, after_stage=save)
     from jlan_tf.memory import step_memory_bytes
 
     report["gpu_step_memory_gb"] = {

@@ -20,6 +20,7 @@ from jlan_tf.config import Config
 from jlan_tf.denoising import (BAND_NAMES, PositiveLossMean, band_shares, drop_rate, negative_mask, per_entry_bce,
                                truncation_mask)
 from jlan_tf.layers import DualAttention, FastLSTM, JointFusion, LabelWiseOutput, LexicalOutput, ResidualConv1D
+from jlan_tf.layers.dual_attention import views_only
 from jlan_tf.objective import Objective
 from jlan_tf.supervision import span_attention_loss
 from jlan_tf.tokenization import UNK_ID
@@ -209,7 +210,8 @@ class JLANModel(keras.Model):
 
     def predict_step(self, data):
         x = data[0] if isinstance(data, tuple) else data
-        return tf.sigmoid(self(x, training=False)["logits"])
+        with views_only():  # the scores only: no (batch, labels, tokens) maps with model.attention_chunk
+            return tf.sigmoid(self(x, training=False)["logits"])
 
 
 def description_embeddings(descriptions: list[np.ndarray], embeddings: np.ndarray) -> np.ndarray:

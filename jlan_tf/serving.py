@@ -40,6 +40,7 @@ import tensorflow as tf
 import jlan_tf.model  # noqa: F401  (registers the custom classes for load_model)
 from jlan_tf.attribution import contributions_from, probe_model
 from jlan_tf.layers import FastLSTM
+from jlan_tf.layers.dual_attention import views_only
 from jlan_tf.run_folder import RunFolder
 from jlan_tf.tokenization import PAD_ID, UNK_ID
 
@@ -102,7 +103,8 @@ class JLANServing(tf.Module):
         return result, tokens, top_index, (dense_ids, h, v, outputs), longest
 
     def serve(self, text):
-        return self._run(text)[0]
+        with views_only():  # scores only: no (batch, labels, tokens) maps of every code
+            return self._run(text)[0]
 
     def explain(self, text):
         result, tokens, top_index, (dense_ids, h, v, outputs), longest = self._run(text)

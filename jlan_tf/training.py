@@ -151,10 +151,10 @@ def lexical_inputs(data: PreparedDataset, config: Config) -> dict:
     if not config.model.lexical_output:
         return {}
     megabytes = len(data.vocab) * data.num_labels * 4 / 1e6
-    if megabytes > 500:
-        log.warning("model.lexical_output: the TF-IDF part has %d words x %d codes = %.0f MB of weights (and with "
-                    "lexical_init=lr one regression per code to fit first); --set model.lexical_output=false "
-                    "trains the network alone", len(data.vocab), data.num_labels, megabytes)
+    if megabytes > 500 and not config.model.lexical_words:
+        log.warning("model.lexical_words=0: the TF-IDF part has %d words x %d codes = %.0f MB of weights (and with "
+                    "lexical_init=lr one regression per code on every word to fit first); model.lexical_words=128 "
+                    "keeps 128 words per code", len(data.vocab), data.num_labels, megabytes)
     if config.study.lexical_init not in ("zeros", "lr"):
         raise ValueError(f"study.lexical_init={config.study.lexical_init!r}: expected zeros or lr")
     words = config.model.lexical_words

@@ -68,3 +68,9 @@ def test_no_script_or_test_edits_sys_path():
     offenders = [str(p.relative_to(ROOT)) for folder in ("experiments", "tests", "jlan_tf") for p in (ROOT / folder).rglob("*.py")
                  if p.name != "test_structure.py" and "sys.path" in p.read_text()]
     assert not offenders, offenders
+
+
+def test_the_costs_page_is_what_the_scale_results_give():
+    from scripts import load
+
+    assert load("costs_table").main(["--check"]) == 0

@@ -23,6 +23,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--embedding-dim", type=int, default=100, help="word2vec size (default 100)")
         p.add_argument("--word2vec-epochs", type=int,
                        help="default: 5, more on a small corpus (until the average word is seen 1,000 times; max 50)")
+        p.add_argument("--word2vec-workers", type=int, default=1,
+                       help="word2vec threads (default 1: the same vectors every time; more: faster on a "
+                            "large corpus, different vectors each time)")
         return p
 
     p = add("mimic3", "raw MIMIC-III v1.4 CSVs and CAML's split files")
@@ -58,7 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace):
     options = dict(out=args.out, overwrite=args.overwrite, min_doc_freq=args.min_doc_freq,
-                   max_tokens=args.max_tokens, embedding_dim=args.embedding_dim, word2vec_epochs=args.word2vec_epochs)
+                   max_tokens=args.max_tokens, embedding_dim=args.embedding_dim, word2vec_epochs=args.word2vec_epochs,
+                   word2vec_workers=args.word2vec_workers)
     if args.source == "mimic3":
         if args.setting != "clean" and not args.splits_dir:
             raise DataError("mimic3 --setting 50|full needs --splits-dir (CAML's split files)")

@@ -90,6 +90,7 @@ def write_prepared(
     max_tokens: int = DEFAULT_MAX_TOKENS,
     embedding_dim: int = 100,
     word2vec_epochs: int | None = None,
+    word2vec_workers: int = 1,
     seed: int = 0,
     overwrite: bool = False,
 ) -> Path:
@@ -97,7 +98,9 @@ def write_prepared(
 
     ``labels`` fixes the label set (codes outside it are dropped); by default it is every
     code seen in any split. ``word2vec_epochs=None`` picks them from the corpus size
-    (``word2vec.word2vec_epochs_for``). Returns the folder's path.
+    (``word2vec.word2vec_epochs_for``). ``word2vec_workers`` > 1 trains word2vec on that many
+    threads: faster on a large corpus, but the vectors (and so the folder's bytes) then differ
+    from run to run. Returns the folder's path.
     """
     out = Path(out)
     if out.exists() and not overwrite:
@@ -122,9 +125,12 @@ def write_prepared(
         epochs_chosen = "given" if word2vec_epochs is not None else "rule"
         if word2vec_epochs is None:
             word2vec_epochs = word2vec_epochs_for(len(arrays["train"].tokens), len(vocab))
-        np.save(tmp / "embeddings.npy", embeddings_for(vocab, arrays["train"], embedding_dim, word2vec_epochs, seed))
+        np.save(tmp / "embeddings.npy", embeddings_for(vocab, arrays["train"], embedding_dim, word2vec_epochs, seed,
+                                                        word2vec_workers))
         meta = _meta(source, settings, min_doc_freq, max_tokens, embedding_dim, word2vec_epochs, epochs_chosen, seed,
                      arrays, labels, vocab, warnings, tmp)
+        if word2vec_workers > 1:  # the vectors differ from run to run: say so
+            meta["word2vec"]["workers"] = word2vec_workers
         with open(tmp / "meta.json", "w", encoding="utf-8", newline="\n") as f:
             f.write(json.dumps(meta, indent=2, sort_keys=True) + "\n")
         os.chmod(tmp, 0o755)

@@ -35,14 +35,15 @@ def word2vec_epochs_for(train_tokens: int, vocab_size: int) -> int:
     return int(min(50, max(5, math.ceil(WORD2VEC_SIGHTINGS * vocab_size / max(train_tokens, 1)))))
 
 
-def train_word2vec(vocab: Vocabulary, split: Split, dim: int, epochs: int, seed: int):
-    """gensim CBOW vectors over a split's documents; one worker keeps them identical from run
-    to run."""
+def train_word2vec(vocab: Vocabulary, split: Split, dim: int, epochs: int, seed: int, workers: int = 1):
+    """gensim CBOW vectors over a split's documents; one worker (the default) keeps them
+    identical from run to run, more are faster on a large corpus (gensim's threads then
+    interleave the documents: the vectors differ from run to run)."""
     from gensim.models import Word2Vec
 
     return Word2Vec(
         sentences=_TokenSentences(vocab, split.tokens, split.offsets), vector_size=dim, window=5, min_count=0, sg=0,
-        workers=1, epochs=epochs, seed=seed, hashfxn=_stable_hash, sorted_vocab=True,
+        workers=workers, epochs=epochs, seed=seed, hashfxn=_stable_hash, sorted_vocab=True,
     )
 
 
@@ -58,14 +59,14 @@ class _TokenSentences:
             yield [words[i] for i in self.tokens[start:end]]
 
 
-def embeddings_for(vocab: Vocabulary, train: Split, dim: int, epochs: int, seed: int) -> np.ndarray:
+def embeddings_for(vocab: Vocabulary, train: Split, dim: int, epochs: int, seed: int, workers: int = 1) -> np.ndarray:
     """word2vec vectors per vocabulary row; ``epochs=0`` skips word2vec (seeded random rows)."""
     rng = np.random.default_rng(seed)
     embeddings = rng.normal(0.0, 0.1, (len(vocab), dim)).astype(np.float32)
     embeddings[0] = 0.0
     if epochs > 0:
         log.info("training word2vec (CBOW, %d dims, %d epochs) on the training split", dim, epochs)
-        w2v = train_word2vec(vocab, train, dim, epochs, seed)
+        w2v = train_word2vec(vocab, train, dim, epochs, seed, workers)
         for i, token in enumerate(vocab.tokens[1:], 1):
             if token in w2v.wv.key_to_index:
                 embeddings[i] = w2v.wv[token]

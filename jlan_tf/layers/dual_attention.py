@@ -1,8 +1,26 @@
+import contextlib
+import threading
+
 import keras
 import tensorflow as tf
 from keras import ops
 
 _NEG_INF = -1e9
+_VIEWS_ONLY = threading.local()
+
+
+@contextlib.contextmanager
+def views_only():
+    """Inside this block (when a graph is traced), ``DualAttention`` layers with ``label_chunk``
+    compute their views chunk by chunk and no attention maps, in inference too: for callers
+    that need the scores only (``JLANModel.predict_step``, the SavedModel's ``serving_default``),
+    so that predicting a batch never holds (batch, labels, tokens) maps of every label."""
+    before = getattr(_VIEWS_ONLY, "on", False)
+    _VIEWS_ONLY.on = True
+    try:
+        yield
+    finally:
+        _VIEWS_ONLY.on = before
 
 
 def masked_softmax(scores, mask):
@@ -33,7 +51,8 @@ class DualAttention(keras.layers.Layer):
     `tf.recompute_grad`: the backward pass recomputes a chunk's attention instead of keeping
     all of them, so a step holds one chunk's (batch, c, tokens) tensors at a time, for about a
     third more attention arithmetic. The attention maps are then not computed in training
-    (returned with 0 tokens); inference is unchanged.
+    (returned with 0 tokens); inference is unchanged, except inside ``views_only()`` (scores
+    only: the same chunks, no maps).
 
     Args:
         num_labels: int. Number of labels (codes).
@@ -97,7 +116,8 @@ class DualAttention(keras.layers.Layer):
         return self.queries
 
     def call(self, inputs, mask=None, training=None):
-        if training and self.label_chunk and self.num_labels > self.label_chunk:
+        chunked = training or getattr(_VIEWS_ONLY, "on", False)
+        if chunked and self.label_chunk and self.num_labels > self.label_chunk:
             return self._chunked_views(inputs, mask)
         h = inputs                                                        # (B, n, 2k)
         self_scores = ops.matmul(ops.tanh(ops.matmul(h, self.w_a)), self.w_b)  # (B, n, l)

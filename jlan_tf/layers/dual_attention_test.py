@@ -62,3 +62,16 @@ def test_chunked_training_gives_the_same_views_and_gradients():
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
     assert a_self.shape == (2, 5, 0)  # no maps in chunked training
     assert chunked(h, mask=mask)[2].shape == (2, 5, 6)  # inference: the maps as always
+
+
+def test_views_only_gives_the_same_views_without_maps_in_inference():
+    from jlan_tf.layers.dual_attention import views_only
+
+    layer = DualAttention(num_labels=5, attention_dim=4, label_queries="trainable", label_chunk=2)
+    h = tf.random.normal((2, 6, 8))
+    whole = layer(h)
+    with views_only():
+        chunked = layer(h)
+    np.testing.assert_allclose(chunked[0].numpy(), whole[0].numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(chunked[1].numpy(), whole[1].numpy(), rtol=1e-5, atol=1e-6)
+    assert chunked[2].shape == (2, 5, 0) and layer(h)[2].shape == (2, 5, 6)

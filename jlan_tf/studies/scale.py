@@ -93,6 +93,19 @@ class MemorySampler:
         self._stop.set()
 
 
+def machine() -> str:
+    """The CPU model, its cores and the memory, for the results file."""
+    model = "unknown CPU"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    with open("/proc/meminfo") as f:
+        total = int(f.readline().split()[1]) / 1024 ** 2
+    return f"{model}, {len(os.sched_getaffinity(0))} cores, {total:.0f} GB"
+
+
 def disk_mb(path: Path) -> float:
     path = Path(path)
     if path.is_file():
@@ -138,14 +151,18 @@ PROCESSES = ("corpus", "prepare", "lexical", "train_steps", "evaluate_dev", "exp
 
 def scale_check(shape_name: str, shape, work: Path, overrides: list[str], keep: bool = False,
                 requests: int = 20, log=print, only: tuple[str, ...] = PROCESSES, report: dict | None = None,
-                in_process: bool = False, word2vec_epochs: int | None = None) -> dict:
+                in_process: bool = False, word2vec_epochs: int | None = None, word2vec_workers: int = 1,
+                after_stage=None) -> dict:
     """Every stage at ``shape`` (or the ``only`` ones, on what an earlier check kept in ``work``,
     updating its ``report``); the JSON-able report (see ``experiments/scale_check.py``).
-    ``in_process`` runs the stages here (tests); ``word2vec_epochs`` overrides the rule's."""
+    ``in_process`` runs the stages here (tests); ``word2vec_epochs`` overrides the rule's;
+    ``after_stage(report)`` is called after each stage (the command saves the partial report,
+    so that ``--only`` can go on after a stage failed)."""
     work.mkdir(parents=True, exist_ok=True)
     options = {"shape": shape.__dict__, "overrides": overrides, "requests": requests,
-               "word2vec_epochs": word2vec_epochs}
+               "word2vec_epochs": word2vec_epochs, "word2vec_workers": word2vec_workers}
     report = report or {"shape": shape_name, "notes": shape.notes, "labels": shape.labels, "stages": {}}
+    report.update(machine=machine(), date=time.strftime("%Y-%m-%d"))
     for stage in [s for s in PROCESSES if s in only]:
         log(f"scale check {shape_name}: {stage} ...")
         figures = (run_stage_here if in_process else run_stage)(stage, work, options)
@@ -156,6 +173,8 @@ def scale_check(shape_name: str, shape, work: Path, overrides: list[str], keep: 
             log(f"  {name}: {values['seconds']:.1f} s, peak {values['peak_rss_mb']:.0f} MB, "
                 f"disk {values.get('disk_mb', 0):.0f} MB")
         report.update(figures.get("report", {}))
+        if after_stage:
+            after_stage(report)
     stages = report["stages"]
     report["peak_rss_mb"] = max(s["peak_rss_mb"] for s in stages.values())
     report["budget_seconds"] = round(sum(stages[s]["seconds"] for s in BUDGET_STAGES if s in stages), 1)

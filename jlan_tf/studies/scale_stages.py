@@ -53,7 +53,8 @@ def prepare(work: Path, options: dict, sampler: MemorySampler) -> dict:
     try:
         prepare_jsonl(out, corpus_dir / "train.jsonl", corpus_dir / "dev.jsonl", corpus_dir / "test.jsonl",
                       codes=str(corpus_dir / "codes.tsv"), max_tokens=config.data.max_tokens, overwrite=True,
-                      word2vec_epochs=options.get("word2vec_epochs"))
+                      word2vec_epochs=options.get("word2vec_epochs"),
+                      word2vec_workers=options.get("word2vec_workers", 1))
     finally:
         prepared.embeddings_for = embeddings_for
     total = time.perf_counter() - start
@@ -65,6 +66,7 @@ def prepare(work: Path, options: dict, sampler: MemorySampler) -> dict:
         "word2vec": {"seconds": spent["seconds"], "peak_rss_mb": spent["peak"][0], "disk_mb": embeddings,
                      "epochs": meta["word2vec"]["epochs"]}},
         "report": {"vocab": meta["counts"]["vocabulary"], "mean_tokens": meta["counts"]["mean_tokens"],
+                   "labels": meta["counts"]["labels"],  # the codes the notes carry (a shape's rarest may be drawn by none)
                    "max_tokens": config.data.max_tokens}}
 
 
