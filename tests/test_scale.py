@@ -11,7 +11,8 @@ import pytest
 from jlan_tf.config import Config
 from jlan_tf.data.shaped import Shape
 from jlan_tf.memory import MemoryBudgetError, check_step_memory, step_memory_bytes
-from jlan_tf.studies.scale import disk_mb, scale_check
+from jlan_tf.studies.measure import disk_mb
+from jlan_tf.studies.scale import scale_check
 
 
 def test_the_scale_check_at_a_small_shape(tmp_path):
@@ -35,7 +36,7 @@ def test_the_scale_check_at_a_small_shape(tmp_path):
 
 
 PROBE = textwrap.dedent("""
-    import json, resource, sys
+    import json, sys
     import numpy as np, tensorflow as tf
     from jlan_tf.config import Config
     from jlan_tf.memory import step_memory_bytes
@@ -49,7 +50,8 @@ PROBE = textwrap.dedent("""
     y = {"labels": tf.constant((rng.random((B, L)) < 0.05).astype(np.float32))}
     for _ in range(3):
         model.train_on_batch(x, y)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    # VmHWM, not ru_maxrss: the latter keeps the forking parent's size across exec (pytest's, here).
+    peak = int(open("/proc/self/status").read().split("VmHWM:")[1].split()[0]) * 1024
     print(json.dumps({"measured": peak - before, "estimate": step_memory_bytes(config, V, L, B, T)}))
 """)
 
@@ -63,7 +65,7 @@ def test_the_step_memory_estimate_matches_a_measured_step(shape):
 
 
 def test_chunked_attention_and_mixed_precision_lower_the_estimate():
-    config = Config()
+    config = Config().apply_overrides(["model.attention_chunk=0"])  # every code at once
     full = step_memory_bytes(config, 51917, 8921, 16, 2500)
     assert step_memory_bytes(config, 51917, 8921, 16, 2500, "mixed_float16") < full
     chunked = Config().apply_overrides(["model.attention_chunk=1024"])

@@ -1,3 +1,4 @@
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -65,7 +66,11 @@ def test_variants(mode):
 
 
 def test_joint_weights_are_normalised():
-    _, weights = JointFusion(mode="joint")((tf.random.normal((4, 5, 6)) * 3, tf.random.normal((4, 5, 6)) * 3))
+    # Seeded: unseeded draws at 3 sd now and then saturate a sigmoid to exactly 1.0 in float32.
+    rng = np.random.default_rng(0)
+    views = [tf.constant(rng.normal(0, 3, (4, 5, 6)), tf.float32) for _ in range(2)]
+    keras.utils.set_random_seed(0)
+    _, weights = JointFusion(mode="joint")(tuple(views))
     w = weights.numpy()
     assert (w > 0).all() and (w < 1).all()
     np.testing.assert_allclose(w.sum(-1), 1.0, rtol=1e-6)

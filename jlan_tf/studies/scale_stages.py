@@ -12,7 +12,7 @@ from pathlib import Path
 
 from jlan_tf.cli import logs  # noqa: E402
 from jlan_tf.data.shaped import Shape, write_shaped_corpus  # noqa: E402
-from jlan_tf.studies.scale import MemorySampler, disk_mb  # noqa: E402
+from jlan_tf.studies.measure import MemorySampler, disk_mb  # noqa: E402
 
 SERVE_TOKENS = 2500
 
