@@ -63,7 +63,7 @@ class ModelConfig:
     # split, its scores added to the logits and kept fixed, so the network learns what LR misses
     # (chosen on CodiEsp dev, README issue 12; false: the network alone, as in the paper).
     lexical_output: bool = True     # add TF-IDF + linear scores per code to the logits
-    lexical_words: int = 128        # words per code in the TF-IDF part (0: every word, a dense vocab x codes kernel)
+    lexical_words: int = -1         # words per code in the TF-IDF part: -1 auto (lexical_words_for), 0 every word, K
     parent_projection_dim: int = 128  # jointlaat: the parent probabilities' projection (Vu et al.: 128)
     precision: str = "auto"         # auto (mixed_float16 on GPU, float32 on CPU) | float32 | mixed_float16
 
@@ -105,6 +105,22 @@ class StudyConfig:
     drop_rounding: str = "stochastic"  # stochastic | floor | ceil (the paper)
     rare_code_notes: int = 0        # > 0: a code seen in n < N training notes weighs n / N in the loss
     optimizer: str = "keras_adam"   # keras_adam (Keras 3's reading, chosen on dev) | adam (as written; fused, faster)
+
+
+# The TF-IDF part keeps every word while its dense (words x codes) kernel has at most this many
+# entries (256 MB in float32: CodiEsp, MIMIC-III-50), else LEXICAL_WORDS words per code
+# (MIMIC-III-full: 51,917 x 8,921 = 463M). Chosen on dev: on CodiEsp-50 (5 seeds) 128 words per
+# code lost MAP -0.020 [-0.028, -0.012] against every word, so the smaller part is used only
+# where the dense one does not fit.
+LEXICAL_DENSE_LIMIT = 64_000_000
+LEXICAL_WORDS = 128
+
+
+def lexical_words_for(model: "ModelConfig", vocab: int, labels: int) -> int:
+    """Words per code of the TF-IDF part for ``model.lexical_words`` at this shape (0: every word)."""
+    if model.lexical_words >= 0:
+        return model.lexical_words
+    return 0 if vocab * labels <= LEXICAL_DENSE_LIMIT else LEXICAL_WORDS
 
 
 # ``--set preset=NAME``: the published settings of a model, applied before the other --set.

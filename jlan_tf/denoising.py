@@ -27,6 +27,7 @@ and ``n_drop = ceil(rate * positives)``. Options (all off by default = the paper
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -147,5 +148,27 @@ def frequency_bands(train_counts) -> list[int]:
     return bands.tolist()
 
 
-__all__ = ["BAND_NAMES", "PositiveLossMean", "RANKS", "ROUNDINGS", "band_shares", "drop_rate",
+class BandMean(keras.metrics.Metric):
+    """Per label-frequency band, sum(values * weights) / sum(weights) over the epoch."""
+
+    def __init__(self, name, bands: list[int]):
+        super().__init__(name=name)
+        self.bands = tf.constant(bands, tf.int32)
+        self.total = self.add_variable((len(BAND_NAMES),), "zeros", name="total")
+        self.count = self.add_variable((len(BAND_NAMES),), "zeros", name="count")
+
+    def update_state(self, values, weights):
+        total, count = band_shares(values, weights, self.bands, len(BAND_NAMES))
+        self.total.assign_add(total)
+        self.count.assign_add(count)
+
+    def result(self):
+        return self.total / tf.maximum(self.count, 1.0)
+
+    def logs(self) -> dict:
+        result = self.result()
+        return {f"{self.name}_{band}": result[i] for i, band in enumerate(BAND_NAMES)}
+
+
+__all__ = ["BAND_NAMES", "BandMean", "PositiveLossMean", "RANKS", "ROUNDINGS", "band_shares", "drop_rate",
            "frequency_bands", "negative_mask", "per_entry_bce", "truncation_mask"]

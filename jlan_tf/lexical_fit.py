@@ -1,5 +1,6 @@
 """TF-IDF + LR with a few words per code, for the model's TF-IDF part at any scale
-(``model.lexical_words`` = K > 0, ``study.lexical_init=lr``).
+(``model.lexical_words`` = K > 0, or -1 at a shape where every word does not fit:
+``config.lexical_words_for``; ``study.lexical_init=lr``).
 
 ``linear.FittedLR`` fits one logistic regression per code on the whole vocabulary: at
 MIMIC-III-full's shape (47.7k notes, 51.9k words, 8,921 codes) that is a 1.85 GB dense
@@ -12,6 +13,9 @@ those columns, fitted in parallel on every core; the result is the sparse kernel
 
 The fit is cached in the prepared folder (``cache/lexical-<key>.npz``), keyed by the
 folder's content hashes and the fit's settings, so seeds and variants reuse it.
+
+``lexical_inputs`` gives ``build_jlan`` the TF-IDF part's inputs for a config: this sparse
+fit, or with ``model.lexical_words=0`` the dense one of ``linear.FittedLR``.
 """
 
 from __future__ import annotations
@@ -21,13 +25,15 @@ import hashlib
 import json
 import logging
 import os
+import time
 from pathlib import Path
 
 import numpy as np
 from scipy import sparse
 
+from jlan_tf.config import Config, lexical_words_for
 from jlan_tf.data.prepared import PreparedDataset
-from jlan_tf.linear import _tfidf
+from jlan_tf.linear import FittedLR, _tfidf, word_idf
 
 log = logging.getLogger(__name__)
 FIT_VERSION = 1  # part of the cache key: a change to the fit below must bump it
@@ -147,3 +153,46 @@ def cached_sparse_lr(data: PreparedDataset, words_per_label: int, c: float = 10.
     except OSError as e:  # a read-only prepared folder: fit again next time
         log.warning("could not cache the TF-IDF + LR part in %s (%s)", path.parent, e)
     return fitted
+
+
+def lexical_inputs(data: PreparedDataset, config: Config) -> dict:
+    """``build_jlan``'s arguments for the TF-IDF part (``model.lexical_output``): the words' idf and,
+    with ``study.lexical_init=lr``, TF-IDF + LR's weights fitted on the training split."""
+    if not config.model.lexical_output:
+        return {}
+    megabytes = len(data.vocab) * data.num_labels * 4 / 1e6
+    words = lexical_words_for(config.model, len(data.vocab), data.num_labels)
+    if megabytes > 500 and not words:
+        log.warning("model.lexical_words=0: the TF-IDF part has %d words x %d codes = %.0f MB of weights (and with "
+                    "lexical_init=lr one regression per code on every word to fit first); model.lexical_words=-1 "
+                    "keeps 128 words per code", len(data.vocab), data.num_labels, megabytes)
+    if config.study.lexical_init not in ("zeros", "lr"):
+        raise ValueError(f"study.lexical_init={config.study.lexical_init!r}: expected zeros or lr")
+    if words > 0:
+        return _sparse_lexical_inputs(data, config, words)
+    if config.study.lexical_init == "zeros":
+        return {"word_idf": word_idf(data)}
+    start = time.perf_counter()
+    fitted = FittedLR(data, seed=config.train.seed)
+    log.info("study.lexical_init=lr: TF-IDF + LR fitted on the training split (%d codes, %.0f s)",
+             int(fitted.present.sum()), time.perf_counter() - start)
+    return {"word_idf": fitted.tfidf.idf_.astype(np.float32),
+            "lexical_weights": (fitted.coefficients().T, fitted.intercepts())}
+
+
+def _sparse_lexical_inputs(data: PreparedDataset, config: Config, words: int) -> dict:
+    """The TF-IDF part with ``model.lexical_words`` words per code (``jlan_tf.lexical_fit``): with
+    ``study.lexical_init=lr`` fitted (or read from the prepared folder's cache), else the
+    candidate words with weights 0."""
+    if config.study.lexical_init == "zeros":
+        tfidf = _tfidf(data)
+        counts = data.splits["train"].word_counts(len(data.vocab)).tocsr()
+        y = sparse.csr_matrix(data.splits["train"].multi_hot(data.num_labels))
+        word_ids = candidate_words((counts > 0).astype(np.float32), y, tfidf.idf_, words)
+        return {"word_idf": tfidf.idf_.astype(np.float32),
+                "lexical_weights": (word_ids, np.zeros(word_ids.shape, np.float32), np.full(data.num_labels, np.nan))}
+    start = time.perf_counter()
+    fitted = cached_sparse_lr(data, words, seed=config.train.seed)
+    log.info("study.lexical_init=lr: TF-IDF + LR with %d words per code (%d codes, %.0f s)", words,
+             int((~np.isnan(fitted.intercepts)).sum()), time.perf_counter() - start)
+    return {"word_idf": fitted.idf, "lexical_weights": (fitted.word_ids, fitted.weights, fitted.intercepts)}

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import logging
 
+from jlan_tf.config import lexical_words_for
+
 log = logging.getLogger(__name__)
 
 N_ATTENTION = 7  # (batch, codes, tokens) tensors alive at once at the peak of a step (measured, float32)
@@ -52,7 +54,7 @@ def parameter_counts(config, vocab: int, labels: int, embedding_dim: int = 100) 
     trainable += 2 * k2 + 2 * labels                                    # joint fusion
     trainable += (k2 * h + h if h else 0) + labels * (h or k2) + labels + (e * (h or k2) if m.output_description_scorer else 0)
     if m.lexical_output:
-        words = m.lexical_words
+        words = lexical_words_for(m, vocab, labels)
         lexical = labels * words if words else vocab * labels
         frozen += vocab + (labels * words if words else 0)
         if config.study.lexical_trainable:
@@ -73,7 +75,7 @@ def step_memory_bytes(config, vocab: int, labels: int, batch: int, tokens: int, 
     token_level = batch * tokens * per_token * c
     chunk = min(labels, m.attention_chunk) if m.attention_chunk else labels
     attention = batch * chunk * tokens * N_ATTENTION * (4 + c) / 2
-    words = m.lexical_words if m.lexical_output else 0
+    words = lexical_words_for(m, vocab, labels) if m.lexical_output else 0
     code_level = batch * labels * (16 * m.lstm_units + 3 * m.output_hidden_dim + words) * 4
     return int(STEP_OVERHEAD + weights + token_level + attention + code_level)
 

@@ -16,9 +16,8 @@ import numpy as np
 import tensorflow as tf
 
 import jlan_tf.optimizers  # noqa: F401  (registers FusedAdam: a saved model carries its optimizer)
-from jlan_tf.config import Config
-from jlan_tf.denoising import (BAND_NAMES, PositiveLossMean, band_shares, drop_rate, negative_mask, per_entry_bce,
-                               truncation_mask)
+from jlan_tf.config import Config, lexical_words_for
+from jlan_tf.denoising import BandMean, PositiveLossMean, drop_rate, negative_mask, per_entry_bce, truncation_mask
 from jlan_tf.layers import DualAttention, FastLSTM, JointFusion, LabelWiseOutput, LexicalOutput, ResidualConv1D
 from jlan_tf.layers.dual_attention import views_only
 from jlan_tf.objective import Objective
@@ -34,28 +33,6 @@ def set_precision(precision: str = "auto") -> str:
         precision = "mixed_float16" if tf.config.list_physical_devices("GPU") else "float32"
     keras.mixed_precision.set_dtype_policy(precision)
     return precision
-
-
-class _BandMean(keras.metrics.Metric):
-    """Per label-frequency band, sum(values * weights) / sum(weights) over the epoch."""
-
-    def __init__(self, name, bands: list[int]):
-        super().__init__(name=name)
-        self.bands = tf.constant(bands, tf.int32)
-        self.total = self.add_variable((len(BAND_NAMES),), "zeros", name="total")
-        self.count = self.add_variable((len(BAND_NAMES),), "zeros", name="count")
-
-    def update_state(self, values, weights):
-        total, count = band_shares(values, weights, self.bands, len(BAND_NAMES))
-        self.total.assign_add(total)
-        self.count.assign_add(count)
-
-    def result(self):
-        return self.total / tf.maximum(self.count, 1.0)
-
-    def logs(self) -> dict:
-        result = self.result()
-        return {f"{self.name}_{band}": result[i] for i, band in enumerate(BAND_NAMES)}
 
 
 # Settings of the truncation loss that models saved by jlan_tf before config version 2 carried
@@ -103,7 +80,7 @@ class JLANModel(keras.Model):
         self.label_weight_vector = None if objective.label_weights is None else \
             tf.constant(objective.label_weights, tf.float32)
         self.band_metrics = [] if objective.label_bands is None else \
-            [_BandMean("dropped_share", list(objective.label_bands)), _BandMean("alpha", list(objective.label_bands))]
+            [BandMean("dropped_share", list(objective.label_bands)), BandMean("alpha", list(objective.label_bands))]
         self.train_function = None  # traced again with the new objective
 
     def load_own_variables(self, store):
@@ -298,13 +275,14 @@ def _lexical_part(config: Config, num_labels: int, vocab_size: int, word_idf, le
         return None
     if word_idf is None:
         raise ValueError("model.lexical_output needs the words' idf in the training split (word_idf)")
-    if config.model.lexical_words and lexical_weights is None:
-        raise ValueError("model.lexical_words > 0 needs each code's words (lexical_weights; "
-                         "training.lexical_inputs chooses them)")
+    words = lexical_words_for(config.model, vocab_size, num_labels)
+    if words and lexical_weights is None:
+        raise ValueError("a TF-IDF part with model.lexical_words per code needs each code's words (lexical_weights; "
+                         "lexical_fit.lexical_inputs chooses them)")
     if config.study.lexical_init == "lr" and lexical_weights is None:
         raise ValueError("study.lexical_init=lr needs TF-IDF + LR's fitted weights (lexical_weights; "
-                         "training.lexical_inputs fits them)")
-    return LexicalOutput(num_labels, vocab_size, config.study.lexical_scale, words_per_label=config.model.lexical_words,
+                         "lexical_fit.lexical_inputs fits them)")
+    return LexicalOutput(num_labels, vocab_size, config.study.lexical_scale, words_per_label=words,
                          dtype="float32", name="lexical_output", trainable=config.study.lexical_trainable)
 
 

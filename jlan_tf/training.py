@@ -17,9 +17,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from scipy import sparse
-
-from jlan_tf import lexical_fit, linear
+from jlan_tf.lexical_fit import lexical_inputs
 from jlan_tf import metrics as metric_fns
 from jlan_tf.baselines import code_parents
 from jlan_tf.config import Config
@@ -143,50 +141,6 @@ def objective_for(data: PreparedDataset, config: Config) -> Objective:
         label_weights=rare_code_weights(data.train_counts, study.rare_code_notes),
         label_parents=code_parents(data.codes)[1] if config.model.arch == "jointlaat" else None,
         evidence_weight=t.evidence_weight)
-
-
-def lexical_inputs(data: PreparedDataset, config: Config) -> dict:
-    """``build_jlan``'s arguments for the TF-IDF part (``model.lexical_output``): the words' idf and,
-    with ``study.lexical_init=lr``, TF-IDF + LR's weights fitted on the training split."""
-    if not config.model.lexical_output:
-        return {}
-    megabytes = len(data.vocab) * data.num_labels * 4 / 1e6
-    if megabytes > 500 and not config.model.lexical_words:
-        log.warning("model.lexical_words=0: the TF-IDF part has %d words x %d codes = %.0f MB of weights (and with "
-                    "lexical_init=lr one regression per code on every word to fit first); model.lexical_words=128 "
-                    "keeps 128 words per code", len(data.vocab), data.num_labels, megabytes)
-    if config.study.lexical_init not in ("zeros", "lr"):
-        raise ValueError(f"study.lexical_init={config.study.lexical_init!r}: expected zeros or lr")
-    words = config.model.lexical_words
-    if words > 0:
-        return _sparse_lexical_inputs(data, config)
-    if config.study.lexical_init == "zeros":
-        return {"word_idf": linear.word_idf(data)}
-    start = time.perf_counter()
-    fitted = linear.FittedLR(data, seed=config.train.seed)
-    log.info("study.lexical_init=lr: TF-IDF + LR fitted on the training split (%d codes, %.0f s)",
-             int(fitted.present.sum()), time.perf_counter() - start)
-    return {"word_idf": fitted.tfidf.idf_.astype(np.float32),
-            "lexical_weights": (fitted.coefficients().T, fitted.intercepts())}
-
-
-def _sparse_lexical_inputs(data: PreparedDataset, config: Config) -> dict:
-    """The TF-IDF part with ``model.lexical_words`` words per code (``jlan_tf.lexical_fit``): with
-    ``study.lexical_init=lr`` fitted (or read from the prepared folder's cache), else the
-    candidate words with weights 0."""
-    words = config.model.lexical_words
-    if config.study.lexical_init == "zeros":
-        tfidf = linear._tfidf(data)
-        counts = data.splits["train"].word_counts(len(data.vocab)).tocsr()
-        y = sparse.csr_matrix(data.splits["train"].multi_hot(data.num_labels))
-        word_ids = lexical_fit.candidate_words((counts > 0).astype(np.float32), y, tfidf.idf_, words)
-        return {"word_idf": tfidf.idf_.astype(np.float32),
-                "lexical_weights": (word_ids, np.zeros(word_ids.shape, np.float32), np.full(data.num_labels, np.nan))}
-    start = time.perf_counter()
-    fitted = lexical_fit.cached_sparse_lr(data, words, seed=config.train.seed)
-    log.info("study.lexical_init=lr: TF-IDF + LR with %d words per code (%d codes, %.0f s)", words,
-             int((~np.isnan(fitted.intercepts)).sum()), time.perf_counter() - start)
-    return {"word_idf": fitted.idf, "lexical_weights": (fitted.word_ids, fitted.weights, fitted.intercepts)}
 
 
 def rare_code_weights(train_counts, notes: int) -> list[float] | None:

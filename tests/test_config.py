@@ -94,3 +94,14 @@ def test_version_1_moves_the_study_switches_and_keeps_what_the_run_had():
 def test_an_old_name_of_a_moved_switch_says_where_it_went():
     with pytest.raises(KeyError, match="'model.fusion_scale' is now 'study.fusion_scale'"):
         Config().apply_overrides(["model.fusion_scale=1"])
+
+
+def test_the_tfidf_part_keeps_every_word_where_that_fits_and_128_words_per_code_beyond():
+    from jlan_tf.config import lexical_words_for
+
+    auto = Config().model
+    assert lexical_words_for(auto, 5026, 2194) == 0         # CodiEsp, all codes: every word, as chosen on dev
+    assert lexical_words_for(auto, 51917, 50) == 0          # MIMIC-III-50
+    assert lexical_words_for(auto, 51917, 8921) == 128      # MIMIC-III-full: 1.85 GB dense, 128 words per code
+    assert lexical_words_for(Config().apply_overrides(["model.lexical_words=32"]).model, 51917, 8921) == 32
+    assert lexical_words_for(Config().apply_overrides(["model.lexical_words=0"]).model, 51917, 8921) == 0

@@ -17,7 +17,8 @@ from jlan_tf.studies.scale import scale_check
 
 def test_the_scale_check_at_a_small_shape(tmp_path):
     shape = Shape(train=2000, dev=100, test=100, labels=1000, vocab=3000, codes_per_note=8, mean_words=40)
-    report = scale_check("custom", shape, tmp_path, ["data.batch_size=16", "data.max_tokens=200"], keep=True,
+    overrides = ["data.batch_size=16", "data.max_tokens=200", "model.lexical_words=128"]  # the large shapes' part
+    report = scale_check("custom", shape, tmp_path, overrides, keep=True,
                          requests=3, log=lambda line: None, in_process=True, word2vec_epochs=1)
     stages = report["stages"]
     assert set(stages) == {"corpus", "prepare", "word2vec", "lexical", "train_steps", "evaluate_dev", "export", "serve"}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from jlan_tf.config import Config
+from jlan_tf.config import Config, lexical_words_for
 from jlan_tf.model import build_jlan
 from jlan_tf.objective import Objective
 from jlan_tf.training import make_optimizer
@@ -18,7 +18,7 @@ def random_lexical_inputs(config: Config, vocab: int, labels: int, rng) -> dict:
     """``build_jlan``'s TF-IDF part inputs without a corpus (empty when the part is off)."""
     if not config.model.lexical_output:
         return {}
-    words = config.model.lexical_words
+    words = lexical_words_for(config.model, vocab, labels)
     if words:
         weights = (rng.integers(1, vocab, (labels, words)), rng.normal(0, 1, (labels, words)).astype(np.float32))
     else:

@@ -71,8 +71,9 @@ def prepare(work: Path, options: dict, sampler: MemorySampler) -> dict:
 
 
 def lexical(work: Path, options: dict, sampler: MemorySampler) -> dict:
+    from jlan_tf.config import lexical_words_for
     from jlan_tf.data.prepared import load_prepared
-    from jlan_tf.training import lexical_inputs
+    from jlan_tf.lexical_fit import lexical_inputs
 
     data, config = load_prepared(work / "prepared"), _config(options)
     sampler.start("lexical")
@@ -83,7 +84,7 @@ def lexical(work: Path, options: dict, sampler: MemorySampler) -> dict:
     cache = work / "prepared" / "cache"
     return {"stages": {"lexical": {"seconds": seconds, "peak_tree_rss_mb": tree,
                                    "disk_mb": disk_mb(cache) if cache.exists() else 0.0,
-                                   "words_per_code": config.model.lexical_words,
+                                   "words_per_code": lexical_words_for(config.model, len(data.vocab), data.num_labels),
                                    "enabled": config.model.lexical_output}}}
 
 
