@@ -99,6 +99,15 @@ def _fit_codes(features: sparse.csc_matrix, y: sparse.csc_matrix, word_ids: np.n
     return out
 
 
+def _training_candidates(data: PreparedDataset, words_per_label: int):
+    """The training split's fitted TF-IDF, word counts (csr), codes (csr) and each code's candidate words."""
+    train = data.splits["train"]
+    tfidf = _tfidf(data)
+    counts = train.word_counts(len(data.vocab)).tocsr()
+    y = sparse.csr_matrix(train.multi_hot(data.num_labels))
+    return tfidf, counts, y, candidate_words((counts > 0).astype(np.float32), y, tfidf.idf_, words_per_label)
+
+
 def fit_sparse_lr(data: PreparedDataset, words_per_label: int, c: float = 10.0, seed: int = 0,
                   n_jobs: int | None = None) -> SparseLR:
     """Fits the K-words-per-code TF-IDF + LR on the training split (on ``n_jobs`` processes,
@@ -112,11 +121,8 @@ def fit_sparse_lr(data: PreparedDataset, words_per_label: int, c: float = 10.0, 
     check_fits(lexical_fit_bytes(len(train.tokens), data.num_labels, words_per_label, n_jobs),
                "the TF-IDF part's fit", "--set model.lexical_words=N with a smaller N, or "
                "--set model.lexical_output=false trains the network alone")
-    tfidf = _tfidf(data)
-    counts = train.word_counts(len(data.vocab)).tocsr()
+    tfidf, counts, y, word_ids = _training_candidates(data, words_per_label)
     features = sparse.csc_matrix(tfidf.transform(counts))
-    y = sparse.csr_matrix(train.multi_hot(data.num_labels))
-    word_ids = candidate_words((counts > 0).astype(np.float32), y, tfidf.idf_, words_per_label)
     order = np.argsort(-np.asarray(y.sum(axis=0)).ravel(), kind="stable")  # frequent codes first: balanced chunks
     chunks = [order[i::n_jobs * 8] for i in range(min(len(order), n_jobs * 8))]
     y_csc = sparse.csc_matrix(y)
@@ -185,10 +191,7 @@ def _sparse_lexical_inputs(data: PreparedDataset, config: Config, words: int) ->
     ``study.lexical_init=lr`` fitted (or read from the prepared folder's cache), else the
     candidate words with weights 0."""
     if config.study.lexical_init == "zeros":
-        tfidf = _tfidf(data)
-        counts = data.splits["train"].word_counts(len(data.vocab)).tocsr()
-        y = sparse.csr_matrix(data.splits["train"].multi_hot(data.num_labels))
-        word_ids = candidate_words((counts > 0).astype(np.float32), y, tfidf.idf_, words)
+        tfidf, _, _, word_ids = _training_candidates(data, words)
         return {"word_idf": tfidf.idf_.astype(np.float32),
                 "lexical_weights": (word_ids, np.zeros(word_ids.shape, np.float32), np.full(data.num_labels, np.nan))}
     start = time.perf_counter()

@@ -102,17 +102,20 @@ def available_bytes() -> tuple[int, str]:
 def check_step_memory(config, vocab: int, labels: int, embedding_dim: int = 100, precision: str = "float32") -> int:
     """Raises ``MemoryBudgetError`` when a training step of ``config`` will not fit; returns the estimate."""
     batch, tokens = config.data.batch_size, config.data.max_tokens
-    need = step_memory_bytes(config, vocab, labels, batch, tokens, precision, embedding_dim)
     have, what = available_bytes()
     on_cpu = what.startswith("host")
-    need_total = need + (PROCESS_BASE if on_cpu else 0)
+
+    base = PROCESS_BASE if on_cpu else 0
+
+    def total(b: int, t: int) -> float:  # a step of b notes of t tokens, with the process's base on CPU
+        return step_memory_bytes(config, vocab, labels, b, t, precision, embedding_dim) + base
+
+    need_total = total(batch, tokens)
     if not have or need_total <= have:
         log.info("one training step: about %.1f GB (%s: %.1f GB)", need_total / 1e9, what, have / 1e9)
-        return need
-    fits = [b for b in (32, 16, 8, 4, 2, 1) if b < batch and
-            step_memory_bytes(config, vocab, labels, b, tokens, precision, embedding_dim) + PROCESS_BASE * on_cpu <= have]
-    shorter = [t for t in (4000, 3000, 2500, 2000, 1500, 1000, 500) if t < tokens and
-               step_memory_bytes(config, vocab, labels, batch, t, precision, embedding_dim) + PROCESS_BASE * on_cpu <= have]
+        return int(need_total - base)
+    fits = [b for b in (32, 16, 8, 4, 2, 1) if b < batch and total(b, tokens) <= have]
+    shorter = [t for t in (4000, 3000, 2500, 2000, 1500, 1000, 500) if t < tokens and total(batch, t) <= have]
     hints = []
     if fits:
         hints.append(f"--set data.batch_size={fits[0]}")
