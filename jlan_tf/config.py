@@ -30,13 +30,12 @@ from pathlib import Path
 
 @dataclasses.dataclass
 class DataConfig:
-    max_tokens: int = 2500
-    batch_size: int = 16
-    eval_batch_size: int = 32
-    # synthetic corpus (when it is the data)
-    synthetic_docs: int = 10000
-    synthetic_noise: float = 0.1
-    synthetic_mean_tokens: int = 300
+    max_tokens: int = 2500           # tokens kept per note (the rest is cut; the literature: 2,500 or 4,000)
+    batch_size: int = 16             # notes per training step
+    eval_batch_size: int = 32        # notes per step when predicting dev and test
+    synthetic_docs: int = 10000      # synthetic corpus (when it is the data): notes in all
+    synthetic_noise: float = 0.1     # synthetic corpus: share of wrong or missed codes
+    synthetic_mean_tokens: int = 300  # synthetic corpus: mean note length
     synthetic_full_codes: int = 500  # label count of the synthetic stand-in for MIMIC-III-full
     synthetic_seed: int = 0          # the corpus's seed (train.seed seeds the model, not the data)
 
@@ -47,14 +46,15 @@ ARCHS = ("jlan", "caml", "multirescnn", "laat", "jointlaat")
 @dataclasses.dataclass
 class ModelConfig:
     arch: str = "jlan"              # jlan | caml | multirescnn | laat | jointlaat (jlan_tf.baselines)
-    embedding_dropout: float = 0.2
+    embedding_dropout: float = 0.2  # dropout on the word vectors
     train_embeddings: bool = True   # False: the word vectors stay as word2vec made them (fewer parameters to fit)
-    conv_filters: int = 100
-    kernel_size: int = 3
+    conv_filters: int = 100         # filters of the residual Conv1D blocks
+    kernel_size: int = 3            # their kernel width
     residual_blocks: int = 1        # paper's best P = 1
     lstm_units: int = 256           # k, per direction
     attention_dim: int = 200        # d
-    attention_chunk: int = 2048     # in training, attend to this many codes at a time, recomputed in the backward pass; 0 = all
+    attention_chunk: int = 2048     # attend to this many codes at a time in training (each keeps its softmaxes only); 0 = all
+    attention_recompute: bool = False  # with attention_chunk: keep nothing, recompute each chunk (less memory, ~1/3 more attention time)
     label_queries: str = "description"  # or "trainable"
     fusion: str = "joint"           # joint | sum | self_only | label_only | concat
     output_hidden_dim: int = 256    # shared dense before the label-wise layer; 0 = none
@@ -70,8 +70,8 @@ class ModelConfig:
 
 @dataclasses.dataclass
 class TrainConfig:
-    epochs: int = 20
-    learning_rate: float = 1e-3
+    epochs: int = 20                # at most this many epochs (early stopping may stop sooner)
+    learning_rate: float = 1e-3     # Adam's step size
     d_max: float = 0.1              # the truncation loss's largest drop rate (paper: 0.15); 0 = plain BCE
     warmup_epochs: float = 2.0      # the drop rate ramps from 0 to d_max over this many epochs
     burn_in_epochs: float = 4.0     # no dropping before this epoch; the ramp starts here (paper: 0)
@@ -83,7 +83,7 @@ class TrainConfig:
     weight_decay: float = 1.0       # > 0: decoupled weight decay (AdamW) on all but biases and word vectors; 0 = off (paper)
     ema_momentum: float = 0.99      # > 0: evaluate, select and keep the weights' moving average; 0 = off (paper)
     evidence_weight: float = 0.0    # > 0: pull the fused attention onto coders' spans (jlan_tf.supervision; needs them)
-    seed: int = 0
+    seed: int = 0                   # seeds the model's initialisation and the batches' order
     jit_compile: bool = False       # measured slower on CPU
     strategy: str = "auto"          # auto (mirrored when several GPUs are visible) | one | mirrored | multi_worker
     steps_per_execution: int = 1    # training steps per call into the compiled graph (fewer host round trips on GPU)
@@ -149,6 +149,17 @@ PRESETS = {
     # LAAT's published size: u = 512 per direction, d_a = 512.
     "laat_paper": {"model.arch": "laat", "model.lstm_units": 512, "model.attention_dim": 512,
                    "model.embedding_dropout": 0.3, "train.learning_rate": 1e-3, **_PLAIN_TRAINING},
+}
+
+# One line per preset, for ``--help`` and docs.
+PRESET_HELP = {
+    "jlan": "the default: JLAN with the forms chosen on dev and the TF-IDF + LR part",
+    "jlan_paper": "JLAN as the paper writes it (no TF-IDF part, moving average, weight decay or description scorer)",
+    "caml": "CAML (Mullenbach et al. 2018), its published settings",
+    "multirescnn": "MultiResCNN (Li & Yu 2020), its published settings",
+    "laat": "LAAT (Vu et al. 2020) at hidden 256 per direction",
+    "jointlaat": "JointLAAT (Vu et al. 2020): LAAT with parent codes as a first level",
+    "laat_paper": "LAAT at its published size (512 per direction)",
 }
 
 

@@ -11,6 +11,8 @@ units per direction, d attention size, h output size, K words per code in the TF
     attention   B x L' x T x (N_ATTENTION x (4 + c) / 2)         (the (batch, codes, tokens)
                 scores, softmaxes and their gradients of both views; softmaxes are float32;
                 L' = L, or ``model.attention_chunk`` when it is smaller)
+                + B x L x T x 8 with chunks                      (the two float32 softmaxes
+                every chunk keeps for the backward pass; none with ``model.attention_recompute``)
     codes       B x L x (16 k + 3 h + K) x 4                     (views, fused vector, output,
                 the TF-IDF part's gathered words)
     overhead    0.2 GB                                           (traced graphs, runtime buffers)
@@ -75,6 +77,8 @@ def step_memory_bytes(config, vocab: int, labels: int, batch: int, tokens: int, 
     token_level = batch * tokens * per_token * c
     chunk = min(labels, m.attention_chunk) if m.attention_chunk else labels
     attention = batch * chunk * tokens * N_ATTENTION * (4 + c) / 2
+    if chunk < labels and not m.attention_recompute:
+        attention += batch * labels * tokens * 8
     words = lexical_words_for(m, vocab, labels) if m.lexical_output else 0
     code_level = batch * labels * (16 * m.lstm_units + 3 * m.output_hidden_dim + words) * 4
     return int(STEP_OVERHEAD + weights + token_level + attention + code_level)

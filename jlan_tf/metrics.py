@@ -13,8 +13,9 @@ and a micro score with a zero denominator is 0 (CAML gives NaN).
 Corrected definitions (Edin et al., SIGIR 2023): ``macro_f1_per_label`` is the mean of
 per-label F1 over the labels present in ``y_true``.
 
-Also ``map``: the mean over documents (with a true code) of the average precision of the
-document's ranked labels, CodiEsp's official measure.
+Also ``map``: the mean over documents (with a true code in the label set) of the average
+precision of the document's ranked labels. It ranks the model's label set only and divides by
+the in-label true codes, so it is not the CodiEsp task's MAP; ``codiesp_map`` is (below).
 """
 
 from __future__ import annotations
@@ -109,6 +110,46 @@ def mean_average_precision(y_true: np.ndarray, y_score: np.ndarray) -> float:
         hits = np.cumsum(ranked)
         precisions.append(float(np.sum(ranked * hits / np.arange(1, len(ranked) + 1)) / truth.sum()))
     return float(np.mean(precisions)) if precisions else 0.0
+
+
+# CodiEsp-D/-P's official MAP (CLEF eHealth 2020), from the task's definition: each note's
+# ranked codes are lower-cased, de-duplicated (first occurrence kept) and cut at 1,000; its
+# average precision is the sum of the precision at each gold code's rank divided by *all* its
+# gold codes (a gold code the list misses, e.g. one outside the model's label set, adds 0);
+# the mean is over the notes of the prediction file that have a gold code (trec_eval's rule:
+# a note left out of the file is left out of the mean, so a prediction file must list every
+# note). ``ranked_codes`` turns scores into such lists: descending score, a tie broken in
+# favour of the code listed first.
+CODIESP_CUT = 1000
+
+
+def ranked_codes(y_score: np.ndarray, codes: list[str], cut: int = CODIESP_CUT) -> list[list[str]]:
+    """Each document's codes by descending score (ties: label order), at most ``cut`` of them."""
+    order = np.argsort(-np.asarray(y_score), axis=1, kind="stable")[:, :cut]
+    return [[codes[i] for i in row] for row in order]
+
+
+def codiesp_average_precision(gold, ranked, cut: int = CODIESP_CUT) -> float:
+    """One note's average precision by the task's rules (above); 0 for a note without gold codes."""
+    gold = {code.lower() for code in gold}
+    seen, hits, total = set(), 0, 0.0
+    for code in ranked:
+        code = code.lower()
+        if code in seen:
+            continue
+        seen.add(code)
+        if len(seen) > cut:
+            break
+        if code in gold:
+            hits += 1
+            total += hits / len(seen)
+    return total / len(gold) if gold else 0.0
+
+
+def codiesp_map(gold: dict, predicted: dict, cut: int = CODIESP_CUT) -> float:
+    """The task's MAP: ``gold`` and ``predicted`` map note ids to codes (``predicted``'s ranked)."""
+    notes = [note for note in predicted if gold.get(note)]
+    return float(np.mean([codiesp_average_precision(gold[n], predicted[n], cut) for n in notes])) if notes else 0.0
 
 
 def tune_threshold(y_true: np.ndarray, y_score: np.ndarray) -> float:

@@ -319,7 +319,8 @@ def _jlan_outputs(config: Config, x, num_labels: int, dim: int):
     h = keras.layers.Bidirectional(FastLSTM(m.lstm_units, return_sequences=True, name="lstm"),
                                    name="bilstm")(x)                             # (B, T, 2k)
     attention = DualAttention(num_labels, m.attention_dim, m.label_queries, description_dim=dim,
-                              label_chunk=m.attention_chunk, name="dual_attention")
+                              label_chunk=m.attention_chunk, recompute=m.attention_recompute,
+                              name="dual_attention")
     m_self, m_label, a_self, a_label = attention(h)                              # (B, L, 2k), (B, L, T)
     v, fusion_weights = JointFusion(m.fusion, scale=study.fusion_scale, label_bias=study.fusion_label_bias,
                                     dtype="float32", name="joint_fusion")((m_self, m_label))

@@ -39,6 +39,7 @@ import tensorflow as tf
 
 import jlan_tf.model  # noqa: F401  (registers the custom classes for load_model)
 from jlan_tf.attribution import contributions_from, probe_model
+from jlan_tf.candidates import candidate_logits, default_candidates, supports_candidates
 from jlan_tf.layers import FastLSTM
 from jlan_tf.layers.dual_attention import views_only
 from jlan_tf.run_folder import RunFolder
@@ -66,13 +67,18 @@ class JLANServing(tf.Module):
     """The exported computation: text -> tokens -> ids -> JLAN -> top-k codes (and evidence)."""
 
     def __init__(self, model: keras.Model, vocab_path: str, labels_path: str, max_tokens: int, top_k: int,
-                 fused_single_note: bool = False, threshold: float = 0.5):
+                 fused_single_note: bool = False, threshold: float = 0.5, candidates: int = 0):
         super().__init__()
         self.model, self.max_tokens, self.threshold = model, max_tokens, float(threshold)
         # The probe: the model's layers, also giving the attended features h and the output's input V;
         # for one-note requests, its twin with the BiLSTM on the fused kernel (same weights).
         self.probe = probe_model(model)
         self.single_note_probe = with_fused_lstm(self.probe) if fused_single_note else self.probe
+        labels = model.get_layer("output").num_labels
+        if candidates and not supports_candidates(model):
+            raise ValueError("candidates need JLAN with its TF-IDF part (model.lexical_output); export with candidates=0")
+        self.candidates = candidates if 0 < candidates < labels else 0
+        self.encoders = [keras.Model(p.inputs, p.outputs[0]) for p in (self.probe, self.single_note_probe)]
         self.top_k = min(top_k, model.get_layer("output").num_labels)
         line = tf.lookup.TextFileIndex.LINE_NUMBER
         self.vocab = _line_table(vocab_path, tf.lookup.TextFileIndex.WHOLE_LINE, line, tf.string, tf.int64,
@@ -80,31 +86,38 @@ class JLANServing(tf.Module):
         self.codes = _line_table(labels_path, line, 0, tf.int64, tf.string, "")
         self.descriptions = _line_table(labels_path, line, 1, tf.int64, tf.string, "")
 
-    def _run(self, text):
+    def _run(self, text, scores_only=False):
         tokens = tokenize_in_graph(text, self.max_tokens)
         ids = tf.cast(self.vocab.lookup(tokens), tf.int32)
         longest = tf.maximum(tf.reduce_max(tokens.row_lengths()), 1)  # an empty batch still has one step
         dense_ids = ids.to_tensor(default_value=PAD_ID, shape=tf.stack([tf.shape(text, tf.int64)[0], longest]))
+        one_note = tf.shape(dense_ids)[0] == 1  # one note: the fused-kernel twin (about 2x faster); batches: Keras' loop
+        if self.candidates and scores_only:  # the network on each note's first-stage candidates only
+            logits = lambda encoder: candidate_logits(self.model, encoder, dense_ids, self.candidates)
+            logits = tf.cond(one_note, lambda: logits(self.encoders[1]), lambda: logits(self.encoders[0]))
+            return self._result(logits)[0], tokens, None, None, longest
         call = lambda probe: tuple(probe({"tokens": dense_ids}, training=False))
         if self.single_note_probe is self.probe:
             h, v, outputs = call(self.probe)
-        else:  # one note: the fused-kernel twin (about 2x faster); batches: Keras' loop (faster there)
-            h, v, outputs = tf.cond(tf.shape(dense_ids)[0] == 1, lambda: call(self.single_note_probe),
-                                    lambda: call(self.probe))
-        probabilities = tf.sigmoid(tf.cast(outputs["logits"], tf.float32))
+        else:
+            h, v, outputs = tf.cond(one_note, lambda: call(self.single_note_probe), lambda: call(self.probe))
+        result, top_index = self._result(outputs["logits"])
+        return result, tokens, top_index, (dense_ids, h, v, outputs), longest
+
+    def _result(self, logits):
+        probabilities = tf.sigmoid(tf.cast(logits, tf.float32))
         top_scores, top_index = tf.math.top_k(probabilities, k=self.top_k)
-        result = {
+        return {
             "probabilities": probabilities,
             "top_codes": self.codes.lookup(tf.cast(top_index, tf.int64)),
             "top_descriptions": self.descriptions.lookup(tf.cast(top_index, tf.int64)),
             "top_scores": top_scores,
             "top_coded": top_scores >= self.threshold,
-        }
-        return result, tokens, top_index, (dense_ids, h, v, outputs), longest
+        }, top_index
 
     def serve(self, text):
         with views_only():  # scores only: no (batch, labels, tokens) maps of every code
-            return self._run(text)[0]
+            return self._run(text, scores_only=True)[0]
 
     def explain(self, text):
         result, tokens, top_index, (dense_ids, h, v, outputs), longest = self._run(text)
@@ -199,9 +212,12 @@ def write_warmup(export_dir: Path) -> Path:
 
 
 def export_model(model: keras.Model, vocab_path: Path, labels_path: Path, max_tokens: int, out: Path,
-                 version: int | None = None, top_k: int = 10, threshold: float = 0.5) -> Path:
+                 version: int | None = None, top_k: int = 10, threshold: float = 0.5,
+                 candidates: int | None = None) -> Path:
     """Writes ``out/version/`` (default: the next free version) for a Keras model and its
-    vocabulary and label table; ``top_coded`` is ``top_scores >= threshold``. For requests of one note it adds the BiLSTM on the fused
+    vocabulary and label table; ``top_coded`` is ``top_scores >= threshold``. ``serving_default``
+    scores each note's ``candidates`` first-stage codes only (``jlan_tf.candidates``; None: its
+    default, 1,024 above 4,096 codes; 0: every code). For requests of one note it adds the BiLSTM on the fused
     kernel (same weights, same results to 1e-7, about twice as fast there)."""
     from jlan_tf.memory import check_fits, export_bytes
 
@@ -221,7 +237,11 @@ def export_model(model: keras.Model, vocab_path: Path, labels_path: Path, max_to
         shutil.copy(vocab_path, staged / "vocab.txt")
         shutil.copy(labels_path, staged / "labels.tsv")
         serving = JLANServing(model, str(staged / "vocab.txt"), str(staged / "labels.tsv"), max_tokens, top_k,
-                              fused_single_note=True, threshold=threshold)
+                              fused_single_note=True, threshold=threshold,
+                              candidates=default_candidates(model) if candidates is None else candidates)
+        if serving.candidates:
+            log.info("serving_default scores each note's %d first-stage codes of %d (candidates; 0 scores all)",
+                     serving.candidates, model.get_layer("output").num_labels)
         archive = keras.export.ExportArchive()
         archive.track(model)
         for table in (serving.vocab, serving.codes, serving.descriptions):
@@ -239,7 +259,7 @@ def export_model(model: keras.Model, vocab_path: Path, labels_path: Path, max_to
 
 
 def export_run(run_dir: str | Path, out: str | Path | None = None, version: int | None = None,
-               top_k: int = 10) -> Path:
+               top_k: int = 10, candidates: int | None = None) -> Path:
     """Exports a finished run to ``out/version/`` (default ``saved_models/<run name>/<next free version>/``),
     its codes' yes/no (``top_coded``) at the threshold tuned on its dev split."""
     run = RunFolder(run_dir)
@@ -251,4 +271,4 @@ def export_run(run_dir: str | Path, out: str | Path | None = None, version: int 
     log.info("top codes at or above %.2f are marked coded (%s)", threshold,
              "the threshold tuned on dev" if "threshold" in dev else "the run has no dev threshold")
     return export_model(keras.models.load_model(run.model), run.vocab, run.labels, run.read("tokenizer")["max_tokens"],
-                        Path(out) if out else Path("saved_models") / run.name, version, top_k, threshold)
+                        Path(out) if out else Path("saved_models") / run.name, version, top_k, threshold, candidates)

@@ -19,6 +19,7 @@ import numpy as np
 
 from jlan_tf.lexical_fit import lexical_inputs
 from jlan_tf import metrics as metric_fns
+from jlan_tf.codiesp_task import add_official_map
 from jlan_tf.baselines import code_parents
 from jlan_tf.config import Config
 from jlan_tf.data.pipeline import eval_order, make_dataset
@@ -306,8 +307,8 @@ def evaluate(model, data: PreparedDataset, config: Config, state: dict) -> tuple
     result = {
         "data_source": data.meta["source"],
         "best_epoch": state["best_epoch"],
-        "dev": metric_fns.all_metrics(dev_true, dev_scores, threshold),
-        "test": metric_fns.all_metrics(test_true, test_scores, threshold),
+        "dev": add_official_map(metric_fns.all_metrics(dev_true, dev_scores, threshold), data, "dev", dev_scores),
+        "test": add_official_map(metric_fns.all_metrics(test_true, test_scores, threshold), data, "test", test_scores),
         "epochs": state["epochs"],
     }
     if data.has_clean_labels:  # the synthetic corpus: also score against the noise-free labels

@@ -129,3 +129,22 @@ def test_real_codiesp_spanish_evidence(codiesp_root, tmp_path):
         assert set(tokenize(span_text)) & words or words == {"<unk>"}
         checked += 1
     assert checked > 20
+
+
+def test_the_label_set_never_reads_test_and_every_gold_code_is_kept(tmp_path):
+    import numpy as np
+
+    from jlan_tf.codiesp_task import add_official_map
+
+    root = _fake_release(tmp_path / "release")
+    with open(root / "test" / "testD.tsv", "a") as f:
+        f.write("test-0\tz99.9\n")  # a code only the test split has
+    data = load_prepared(prepare_codiesp(tmp_path / "p", root, embedding_dim=4, word2vec_epochs=1))
+    assert data.codes == ["r50.9", "r52"]
+    assert data.splits["test"].gold_by_id()["test-0"] == ["r52", "r50.9", "z99.9"]
+    assert (tmp_path / "p" / "test.codes.tsv").read_text().splitlines()[0] == "test-0\tr52 r50.9 z99.9"
+    # a perfect ranking of the label set: the project's map is 1, the task's counts z99.9 as missed
+    scores = data.splits["test"].multi_hot(2)
+    block = add_official_map({}, data, "test", scores)
+    assert block["codiesp_map"] == pytest.approx(((1 + 1) / 3 + 1 + 1) / 3)
+    assert add_official_map({}, data, "dev", np.zeros((3, 2)))["codiesp_map"] == 1.0  # ties: label order

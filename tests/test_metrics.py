@@ -134,3 +134,53 @@ def test_evidence_scores_ties_and_bad_gold():
         metrics.evidence_scores(np.ones(4), np.array([4]))
     with pytest.raises(ValueError, match="gold positions"):
         metrics.evidence_scores(np.ones(4), np.array([], int))
+
+
+def test_codiesp_map_by_hand():
+    from jlan_tf.metrics import codiesp_average_precision, codiesp_map, ranked_codes
+
+    # two of three gold codes found, at ranks 1 and 3; the third (outside the list) counts in the divisor
+    assert codiesp_average_precision({"A", "C", "D"}, ["A", "B", "C"]) == pytest.approx((1 / 1 + 2 / 3) / 3)
+    # no gold code in the label set: 0, not left out
+    assert codiesp_average_precision({"X"}, ["A", "B"]) == 0.0
+    # duplicates and case: "a" repeats "A" and takes no rank; the gold's "B"/"b" are one code
+    assert codiesp_average_precision(["B", "b"], ["A", "a", "B"]) == pytest.approx(1 / 2)
+    # the cut: the gold code at rank 3 counts with a cut of 3, not of 2
+    assert codiesp_average_precision({"Z"}, ["A", "B", "Z"], cut=3) == pytest.approx(1 / 3)
+    assert codiesp_average_precision({"Z"}, ["A", "B", "Z"], cut=2) == 0.0
+    # ties: label order decides (A before B)
+    ranked = ranked_codes(np.array([[0.5, 0.5, 0.2], [0.1, 0.3, 0.2]]), ["A", "B", "C"])
+    assert ranked == [["A", "B", "C"], ["B", "C", "A"]]
+    assert codiesp_average_precision({"B"}, ranked[0]) == pytest.approx(0.5)
+    assert ranked_codes(np.array([[0.1, 0.3, 0.2]]), ["A", "B", "C"], cut=2) == [["B", "C"]]
+    # the mean runs over the notes of the predictions that have gold codes: n2 is left out, n3 has no gold
+    gold = {"n1": ["A"], "n2": ["B"], "n3": []}
+    assert codiesp_map(gold, {"n1": ["A"], "n3": ["A"]}) == 1.0
+    assert codiesp_map(gold, {"n1": ["B", "A"], "n2": ["A"]}) == pytest.approx((0.5 + 0.0) / 2)
+    # a top-50 style label set: the project's map (in-label gold only) reads high, the task's does not
+    y_true, y_score = np.array([[1, 0]]), np.array([[0.9, 0.1]])
+    from jlan_tf.metrics import mean_average_precision
+
+    assert mean_average_precision(y_true, y_score) == 1.0
+    assert codiesp_map({"n": ["A", "Q1", "Q2", "Q3"]}, {"n": ranked_codes(y_score, ["A", "B"])[0]}) == 0.25
+
+
+def test_evaluate_cli_writes_the_codiesp_prediction_file(tmp_path, capsys):
+    import json
+
+    from jlan_tf.cli import evaluate
+
+    run = tmp_path / "run"
+    (run / "predictions").mkdir(parents=True)
+    (run / "labels.tsv").write_text("r50.9\tFever\t3\nr52\tPain\t2\nk21.9\tReflux\t1\n")
+    np.save(run / "predictions" / "test_scores.npy", np.array([[0.2, 0.9, 0.1], [0.7, 0.1, 0.3]], np.float32))
+    (run / "predictions" / "test_ids.txt").write_text("n1\nn2\n")
+    gold = tmp_path / "testD.tsv"
+    gold.write_text("n1\tr52\nn1\tz99.9\nn2\tk21.9\n")  # z99.9: outside the label set
+    out = tmp_path / "pred.tsv"
+    assert evaluate.main(["--run", str(run), "--codiesp-file", str(out), "--gold", str(gold), "--json"]) == 0
+    assert out.read_text().splitlines() == ["n1\tr52", "n1\tr50.9", "n1\tk21.9", "n2\tr50.9", "n2\tk21.9", "n2\tr52"]
+    result = json.loads(capsys.readouterr().out)
+    assert result["notes"] == 2 and result["codiesp_map"] == pytest.approx(((1 / 1) / 2 + (1 / 2) / 1) / 2)
+    assert evaluate.main(["--run", str(tmp_path / "nothing"), "--codiesp-file", str(out)]) == 2
+    assert "missing" in capsys.readouterr().err

@@ -13,7 +13,7 @@ def _docs(n, prefix="d", codes=("a",)):
 
 
 def _write(out, **kw):
-    splits = {"train": _docs(6, "tr"), "dev": _docs(2, "dv"), "test": _docs(2, "te", ("b",))}
+    splits = {"train": _docs(6, "tr"), "dev": _docs(2, "dv", ("a", "b")), "test": _docs(2, "te", ("c",))}
     return write_prepared(out, source="unit", settings={}, splits=splits, descriptions={"a": "Alpha"},
                           embedding_dim=4, word2vec_epochs=1, **kw)
 
@@ -25,8 +25,9 @@ def test_layout_labels_vocab_and_hashes(tmp_path):
     assert data.vocab.tokens[2:5] == ["and", "cough", "fever"]  # all in 6 docs, alphabetical
     assert "word0" in data.vocab.index and "0" not in data.vocab.index
     assert data.embeddings.shape == (len(data.vocab), 4) and not data.embeddings[0].any()
-    test = data.splits["test"]
-    np.testing.assert_array_equal(test.multi_hot(2), [[0, 1], [0, 1]])
+    test = data.splits["test"]  # "c" is in test only: not a label, but kept as the notes' gold code
+    np.testing.assert_array_equal(test.multi_hot(2), [[0, 0], [0, 0]])
+    assert test.gold_codes == [["c"], ["c"]] and data.splits["dev"].gold_by_id()["dv0"] == ["a", "b"]
     meta = data.meta
     assert meta["counts"]["train_documents"] == 6 and meta["warnings"] == {"codes without a description": 1}
     assert set(meta["sha256"]) == {p.name for p in data.path.iterdir()} - {"meta.json"}
@@ -92,7 +93,7 @@ def test_jsonl_source_and_its_errors(tmp_path, capsys):
     codes.write_text("I20.9\tAngina pectoris, unspecified\n")
     out = prepare_jsonl(tmp_path / "p", train, dev, test, codes=codes, embedding_dim=4, word2vec_epochs=1)
     data = load_prepared(out)
-    assert data.codes == ["I20.9", "R06.0"] and data.descriptions[0] == "Angina pectoris, unspecified"
+    assert data.codes == ["I20.9"] and data.descriptions[0] == "Angina pectoris, unspecified"  # R06.0: test only
 
     secret = "PATIENT JOHN DOE SECRET"
     bad = _jsonl(tmp_path / "bad.jsonl", [rows[0], f'{{"id": 9, "text": "{secret}", "codes": "I20.9"}}'])

@@ -350,3 +350,25 @@ def test_html_page_renders_the_evidence_in_chromium(exported, tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert shot.exists() and shot.stat().st_size > 5000  # a real picture, kept as an artifact
+
+
+def test_candidates_serve_the_models_probabilities_on_each_notes_candidates(exported, tmp_path):
+    import keras
+
+    from jlan_tf.candidates import first_stage_logits, restrict
+
+    run, _ = exported
+    path = export_run(run, out=tmp_path / "candidates", top_k=5, candidates=3)
+    served = tf.saved_model.load(str(path)).signatures["serving_default"]
+    model = keras.models.load_model(run / "model.keras")
+    vocab = Vocabulary.load(run / "vocab.txt")
+    for notes in (NOTES, NOTES[:1]):  # a batch, and one note (the fused-kernel branch)
+        ids = [vocab.encode(tokenize(n)) for n in notes]
+        batch = np.zeros((len(ids), max(len(i) for i in ids)), np.int32)
+        for row, i in enumerate(ids):
+            batch[row, :len(i)] = i
+        first = first_stage_logits(model, tf.constant(batch)).numpy()
+        expected = restrict(keras_probabilities(run, notes), first, 3)
+        got = served(text=tf.constant(notes))["probabilities"].numpy()
+        np.testing.assert_allclose(got, expected, atol=1e-5)
+        assert ((got > 0).sum(axis=1) == 3).all()

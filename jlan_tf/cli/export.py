@@ -14,14 +14,17 @@ def main(argv=None) -> int:
     parser.add_argument("--out", help="model folder (default saved_models/<run name>)")
     parser.add_argument("--version", type=int, help="version number (default: the next free one)")
     parser.add_argument("--top-k", type=int, default=10, help="codes returned per note (default 10)")
+    parser.add_argument("--candidates", type=int, default=None,
+                        help="serving_default runs the network on each note's N likeliest codes by the TF-IDF part "
+                             "(the others get probability 0); default 1024 above 4096 codes, 0 = every code")
     logs.add_arguments(parser)
     args = parser.parse_args(argv)
     logs.setup(logs.verbosity(args))
     from jlan_tf.serving import export_run
 
     try:
-        path = export_run(args.run, args.out, args.version, args.top_k)
-    except (FileNotFoundError, FileExistsError) as e:
+        path = export_run(args.run, args.out, args.version, args.top_k, args.candidates)
+    except (FileNotFoundError, FileExistsError, ValueError) as e:
         print(f"jlan-export: error: {e}", file=sys.stderr)
         return 2
     print(f"exported {path} (signatures: serving_default, explain)")

@@ -1,24 +1,27 @@
-"""``jlan-train``: train, evaluate and export JLAN (or a baseline, ``--set preset=laat``).
+"""``jlan-train``: train, evaluate and export JLAN (or a baseline, ``--preset laat``).
 
     jlan-train --dataset top50
+    jlan-train --dataset top50 --preset jlan_paper --print-config
     jlan-train --dataset codiesp --data-dir ../shared/data/codiesp --top-codes 50 [--lang es]
     jlan-train --dataset synthetic --set train.epochs=3 --set model.fusion=sum
     jlan-train --resume runs/top50-20261125-170000
 
 (``python experiments/train.py`` is the same command.) Settings: the typed config in
 jlan_tf/config.py, then --config FILE (JSON, as saved in a run's config.json), then each
---set section.key=value (``preset=NAME`` first).
+--preset NAME (or --set preset=NAME), then each --set section.key=value. Every option:
+docs/configuration.md; the presets: docs/presets.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
 
 from jlan_tf.cli import logs
-from jlan_tf.config import Config
+from jlan_tf.config import PRESET_HELP, PRESETS, Config
 from jlan_tf.data.catalog import ResolvedDataset, is_synthetic, resolve
 from jlan_tf.data.prepared import DataError, load_prepared
 from jlan_tf.memory import MemoryBudgetError
@@ -38,7 +41,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--lang", choices=["en", "es"], default="en",
                         help="codiesp: English (machine translation) or the original Spanish, with evidence spans")
     parser.add_argument("--config", help="a JSON config file")
-    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
+    parser.add_argument("--preset", choices=list(PRESETS), metavar="NAME",
+                        help="a model's published settings, before --set: "
+                             + "; ".join(f"{name}: {text}" for name, text in PRESET_HELP.items()))
+    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                        help="change one option (repeatable); every option, its type and default: "
+                             "docs/configuration.md")
+    parser.add_argument("--print-config", action="store_true",
+                        help="print the resolved config as JSON and stop (no data read, nothing trained)")
     parser.add_argument("--name", help="run name (default: DATASET-DATE-TIME)")
     parser.add_argument("--runs-dir", default="runs")
     parser.add_argument("--resume", help="a run folder to continue")
@@ -47,8 +57,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="train even when a step's memory estimate exceeds what the machine has")
     logs.add_arguments(parser)
     args = parser.parse_args(argv)
-    if not args.dataset and not args.resume:
+    if not args.dataset and not args.resume and not args.print_config:
         parser.error("give --dataset (or --resume RUN)")
+    if args.preset:
+        args.set = [f"preset={args.preset}", *args.set]
     return args
 
 
@@ -100,6 +112,11 @@ def main(argv=None) -> int:
     from jlan_tf.training import NonFiniteLoss
 
     try:
+        if args.print_config:
+            config = Config.load(RunFolder(args.resume).config) if args.resume else \
+                config_for(args.dataset or "", args.data_dir, args.config, args.set)
+            print(json.dumps(config.to_dict(), indent=2, sort_keys=True))
+            return 0
         if args.resume:
             run_dir = Path(args.resume)
             result = resume_training(run_dir, not args.no_export, verbose)

@@ -37,6 +37,11 @@ class Split:
     clean_labels: np.ndarray | None = None
     clean_label_offsets: np.ndarray | None = None
     evidence: np.ndarray | None = None  # (n, 3) int32: document, label, token position
+    gold_codes: list[list[str]] | None = None  # every document's codes as the source gave them, label set or not
+
+    def gold_by_id(self) -> dict[str, list[str]]:
+        """Document id -> all its codes (``gold_codes`` must be set): what the CodiEsp task scores against."""
+        return dict(zip(self.ids, self.gold_codes))
 
     def __len__(self) -> int:
         return len(self.ids)

@@ -134,6 +134,10 @@ def read_mimic3(mimic_dir: str | Path, splits_dir: str | Path | None, setting: s
                 continue
             yield Document(hadm, texts[hadm], codes.get(hadm, []))
 
-    labels = MIMIC3_TOP50 if setting == "50" else None
+    # full and clean: every code of the three splits' notes, as CAML's 8,921-code list and Edin et
+    # al.'s sets are (comparable with the literature, though the list reads the test split's codes;
+    # the jsonl and CodiEsp sources take their labels from train and dev only).
+    labels = MIMIC3_TOP50 if setting == "50" else \
+        sorted({c for ids in split_ids.values() for h in ids if h in texts for c in codes.get(h, [])})
     settings = {"setting": setting, **({"min_code_count": min_code_count} if setting == "clean" else {})}
     return {name: split(name) for name in SPLITS}, _read_descriptions(mimic_dir, warnings), labels, settings

@@ -110,4 +110,6 @@ def read_mimic4(mimic_dir: str | Path, note_dir: str | Path, icd_version: str = 
         descriptions = {c: d for c in kept if (d := describe(c))}
     settings = {"icd_version": icd_version, "min_code_count": min_code_count,
                 "split": "splits file " + Path(splits_file).name if splits_file else "patient-level crc32 80/10/10"}
-    return split_docs, descriptions, None, settings
+    # Every code of the three splits' notes, as Edin et al.'s label sets are (it reads test's codes).
+    labels = sorted({c for docs in split_docs.values() for d in docs for c in d.codes})
+    return split_docs, descriptions, labels, settings

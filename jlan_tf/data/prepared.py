@@ -14,7 +14,9 @@ A prepared folder holds (all plain files, so preparing twice gives identical byt
   synthetic corpus), ``S.clean_labels.npy`` with ``S.clean_label_offsets.npy``; for sources
   that give the coders' evidence spans (CodiEsp's ``X`` files, Spanish text),
   ``S.evidence.npy``: int32 rows ``(document, label, token position)``, one per token of a
-  gold evidence span (a token is in a span when their characters overlap).
+  gold evidence span (a token is in a span when their characters overlap); ``S.codes.tsv``:
+  per document ``id<TAB>codes`` (space-separated), every code the source gave it, in the label
+  set or not (what a task's official measure scores against, ``metrics.codiesp_map``).
 
 No note text is stored: only token ids. The folder is written under a temporary name and
 renamed into place, so a failed preparation never leaves a half-written ``--out``.
@@ -96,8 +98,10 @@ def write_prepared(
 ) -> Path:
     """Tokenizes, encodes and writes the three splits as a prepared folder at ``out``.
 
-    ``labels`` fixes the label set (codes outside it are dropped); by default it is every
-    code seen in any split. ``word2vec_epochs=None`` picks them from the corpus size
+    ``labels`` fixes the label set (codes outside it are dropped from the label arrays, kept in
+    ``S.codes.tsv``); by default it is every code seen in the training or dev split: never
+    the test split's (a label set read from test tells the model which codes its test notes
+    have). ``word2vec_epochs=None`` picks them from the corpus size
     (``word2vec.word2vec_epochs_for``). ``word2vec_workers`` > 1 trains word2vec on that many
     threads: faster on a large corpus, but the vectors (and so the folder's bytes) then differ
     from run to run. Returns the folder's path.
@@ -110,7 +114,7 @@ def write_prepared(
         raise ValueError(f"splits must be exactly {SPLITS}, got {sorted(splits)}")
     encoded, words = _tokenize_splits(splits, source, max_tokens, warnings)
     labels = list(labels) if labels is not None else \
-        sorted({c for name in SPLITS for codes in encoded[name]["codes"] for c in codes})
+        sorted({c for name in ("train", "dev") for codes in encoded[name]["codes"] for c in codes})
     label_index = {code: i for i, code in enumerate(labels)}
     vocab, remap = _vocabulary(words, encoded["train"]["tokens"], min_doc_freq)  # training split only
 
@@ -212,7 +216,8 @@ def _split_arrays(part: dict, remap: np.ndarray, label_index: Mapping[str, int])
     token_arrays = [remap[t] for t in part["tokens"]]
     labels_flat, label_offsets = _label_arrays(part["codes"], label_index)
     split = Split(ids=part["ids"], tokens=np.concatenate(token_arrays or [np.zeros(0, np.int32)]).astype(np.int32),
-                  offsets=_offsets([len(t) for t in token_arrays]), labels=labels_flat, label_offsets=label_offsets)
+                  offsets=_offsets([len(t) for t in token_arrays]), labels=labels_flat, label_offsets=label_offsets,
+                  gold_codes=[list(dict.fromkeys(codes)) for codes in part["codes"]])
     if part["clean"] and all(c is not None for c in part["clean"]):
         split.clean_labels, split.clean_label_offsets = _label_arrays(part["clean"], label_index)
     if any(e is not None for e in part["evidence"]):
@@ -234,6 +239,9 @@ def _write_labels(path: Path, labels: list[str], descriptions: Mapping[str, str]
 def _write_split(folder: Path, name: str, split: Split) -> None:
     with open(folder / f"{name}.ids.txt", "w", encoding="utf-8", newline="\n") as f:
         f.writelines(f"{i}\n" for i in split.ids)
+    if split.gold_codes is not None:
+        with open(folder / f"{name}.codes.tsv", "w", encoding="utf-8", newline="\n") as f:
+            f.writelines(f"{i}\t{' '.join(codes)}\n" for i, codes in zip(split.ids, split.gold_codes))
     for field in SPLIT_ARRAYS:
         value = getattr(split, field)
         if value is not None:
@@ -260,6 +268,13 @@ def _replace_dir(tmp: Path, out: Path) -> None:
         tmp.rename(out)
 
 
+def _read_gold(path: Path) -> list[list[str]] | None:
+    """``S.codes.tsv``'s codes per document (None for folders prepared before it existed)."""
+    if not path.is_file():
+        return None
+    return [line.split("\t", 1)[1].split() for line in path.read_text(encoding="utf-8").splitlines()]
+
+
 def load_prepared(path: str | os.PathLike) -> PreparedDataset:
     """Reads a prepared folder (memory-mapping nothing: splits are small next to RAM)."""
     path = Path(path)
@@ -283,7 +298,7 @@ def load_prepared(path: str | os.PathLike) -> PreparedDataset:
         load = lambda field: np.load(path / f"{name}.{field}.npy") if (path / f"{name}.{field}.npy").exists() else None
         splits[name] = Split(
             ids=(path / f"{name}.ids.txt").read_text(encoding="utf-8").splitlines(),
-            **{f: load(f) for f in SPLIT_ARRAYS},
+            **{f: load(f) for f in SPLIT_ARRAYS}, gold_codes=_read_gold(path / f"{name}.codes.tsv"),
         )
     vocab = Vocabulary.load(path / "vocab.txt")
     warn_if_undertrained(path, meta, len(splits["train"].tokens), len(vocab))

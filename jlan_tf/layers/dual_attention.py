@@ -31,6 +31,46 @@ def masked_softmax(scores, mask):
     return ops.softmax(scores, axis=-1)
 
 
+def _chunk_softmaxes(h, z, w_b, queries, keep):
+    """The two float32 softmaxes (B, c, n) of a chunk of c labels."""
+    valid = keep > 0.5
+    a_self = masked_softmax(ops.einsum("bnd,dl->bln", z, w_b), valid)
+    a_label = masked_softmax(ops.einsum("lh,bnh->bln", queries, h), valid)
+    return a_self, a_label
+
+
+def _plain_chunk_views(h, z, w_b, queries, keep):
+    """A chunk's views (M_s, M_l), differentiated by TensorFlow (all intermediates kept)."""
+    a_self, a_label = _chunk_softmaxes(h, z, w_b, queries, keep)
+    return ops.matmul(ops.cast(a_self, h.dtype), h), ops.matmul(ops.cast(a_label, h.dtype), h)
+
+
+def _softmax_backward(a, d_a):
+    """The gradient of the scores from that of softmax `a` (float32), per row."""
+    return a * (d_a - tf.reduce_sum(d_a * a, axis=-1, keepdims=True))
+
+
+@tf.custom_gradient
+def _chunk_views(h, z, w_b, queries, keep):
+    """A chunk's views (M_s, M_l) whose backward pass keeps only the two softmaxes: the scores,
+    their masking and exponentials are not stored, and nothing is computed twice."""
+    a_self, a_label = _chunk_softmaxes(h, z, w_b, queries, keep)
+    p_self, p_label = tf.cast(a_self, h.dtype), tf.cast(a_label, h.dtype)
+
+    def grad(d_self, d_label):
+        ds_self = _softmax_backward(a_self, tf.cast(tf.matmul(d_self, h, transpose_b=True), tf.float32))
+        ds_label = _softmax_backward(a_label, tf.cast(tf.matmul(d_label, h, transpose_b=True), tf.float32))
+        ds_self, ds_label = tf.cast(ds_self, h.dtype), tf.cast(ds_label, h.dtype)  # (B, c, n)
+        d_h = (tf.matmul(p_self, d_self, transpose_a=True) + tf.matmul(p_label, d_label, transpose_a=True)
+               + tf.einsum("bln,lh->bnh", ds_label, queries))
+        d_z = tf.einsum("bln,dl->bnd", ds_self, w_b)
+        d_w_b = tf.einsum("bnd,bln->dl", z, ds_self)
+        d_queries = tf.einsum("bln,bnh->lh", ds_label, h)
+        return d_h, d_z, d_w_b, d_queries, tf.zeros_like(keep)
+
+    return (tf.matmul(p_self, h), tf.matmul(p_label, h)), grad
+
+
 @keras.saving.register_keras_serializable(package="jlan_tf")
 class DualAttention(keras.layers.Layer):
     """JLAN's two label-wise views of a document: self-attention and label attention.
@@ -47,12 +87,14 @@ class DualAttention(keras.layers.Layer):
 
     Memory: each view holds (batch, labels, tokens) tensors (scores, softmax, their gradients);
     at 16 notes x 8,921 codes x 2,500 tokens each is 1.4 GB in float32. With `label_chunk=c`
-    (and more than c labels), training computes the views c labels at a time inside
-    `tf.recompute_grad`: the backward pass recomputes a chunk's attention instead of keeping
-    all of them, so a step holds one chunk's (batch, c, tokens) tensors at a time, for about a
-    third more attention arithmetic. The attention maps are then not computed in training
-    (returned with 0 tokens); inference is unchanged, except inside ``views_only()`` (scores
-    only: the same chunks, no maps).
+    (and more than c labels), training computes the views c labels at a time with a
+    backward pass of its own that keeps only the two float32 softmaxes of each chunk: a step
+    holds 2 (batch, labels, tokens) tensors and the transient ones of one chunk, with the
+    same arithmetic as without chunks. With `recompute=True` as well, each chunk runs inside
+    `tf.recompute_grad` and keeps nothing: one chunk's tensors at a time, for about a third
+    more attention arithmetic (for when even the two softmaxes do not fit). The attention
+    maps are then not computed in training (returned with 0 tokens); inference is unchanged,
+    except inside ``views_only()`` (scores only: the same chunks, no maps).
 
     Args:
         num_labels: int. Number of labels (codes).
@@ -60,6 +102,8 @@ class DualAttention(keras.layers.Layer):
         label_queries: string. `"description"` or `"trainable"`.
         description_dim: int. Width of the description embeddings (the word-vector size).
         label_chunk: int. Labels per chunk in training (0: all at once, the maps kept).
+        recompute: bool. With `label_chunk`: recompute each chunk in the backward pass
+            instead of keeping its softmaxes.
         **kwargs: other keyword arguments for `keras.layers.Layer`.
 
     Call arguments:
@@ -81,7 +125,7 @@ class DualAttention(keras.layers.Layer):
     """
 
     def __init__(self, num_labels, attention_dim=200, label_queries="description", description_dim=100, label_chunk=0,
-                 **kwargs):
+                 recompute=False, **kwargs):
         super().__init__(**kwargs)
         if label_queries not in ("description", "trainable"):
             raise ValueError(f"label_queries must be 'description' or 'trainable', got {label_queries!r}")
@@ -90,6 +134,7 @@ class DualAttention(keras.layers.Layer):
         self.label_queries = label_queries
         self.description_dim = description_dim
         self.label_chunk = label_chunk
+        self.recompute = recompute
         self.supports_masking = True
 
     def build(self, input_shape):
@@ -130,26 +175,30 @@ class DualAttention(keras.layers.Layer):
         return m_self, m_label, self_attention, label_attention
 
     def _chunked_views(self, h, mask):
-        """(M_s, M_l) a chunk of labels at a time, each chunk recomputed in the backward pass;
-        maps of 0 tokens."""
+        """(M_s, M_l) a chunk of labels at a time, the attention maps not returned (0 tokens).
+        In training each chunk keeps only its two softmaxes for the backward pass
+        (``_chunk_views``), or nothing with ``recompute`` (the chunk is computed again)."""
         z = ops.tanh(ops.matmul(h, self.w_a))                             # (B, n, d), shared by the chunks
         queries = ops.cast(self.label_query_matrix(), h.dtype)            # (l, 2k)
         w_b = ops.cast(self.w_b, h.dtype)
         keep = ops.ones(ops.shape(h)[:2], h.dtype) if mask is None else ops.cast(mask, h.dtype)  # (B, n)
-
-        @tf.recompute_grad
-        def views(h, z, w_b, queries, keep):
-            valid = keep > 0.5
-            a_self = masked_softmax(ops.einsum("bnd,dl->bln", z, w_b), valid)
-            a_label = masked_softmax(ops.einsum("lh,bnh->bln", queries, h), valid)
-            return ops.matmul(ops.cast(a_self, h.dtype), h), ops.matmul(ops.cast(a_label, h.dtype), h)
-
+        views = tf.recompute_grad(_plain_chunk_views) if self.recompute else _chunk_views
         parts = [views(h, z, w_b[:, s:s + self.label_chunk], queries[s:s + self.label_chunk], keep)
                  for s in range(0, self.num_labels, self.label_chunk)]
         m_self = ops.concatenate([p[0] for p in parts], axis=1)           # (B, l, 2k)
         m_label = ops.concatenate([p[1] for p in parts], axis=1)
         empty = ops.zeros((ops.shape(h)[0], self.num_labels, 0), "float32")
         return m_self, m_label, empty, empty
+
+    def views_for(self, h, labels, mask=None):
+        """The views (M_s, M_l), each (B, C, hidden), of the labels `labels` (B, C) int indices
+        (each note its own), without maps: the same numbers as ``call`` for those labels."""
+        z = ops.tanh(ops.matmul(h, self.w_a))                             # (B, n, d)
+        w_b = ops.take(ops.transpose(ops.cast(self.w_b, h.dtype)), labels, axis=0)    # (B, C, d)
+        queries = ops.take(ops.cast(self.label_query_matrix(), h.dtype), labels, axis=0)  # (B, C, 2k)
+        a_self = masked_softmax(ops.einsum("bnd,bcd->bcn", z, w_b), mask)
+        a_label = masked_softmax(ops.einsum("bch,bnh->bcn", queries, h), mask)
+        return ops.matmul(ops.cast(a_self, h.dtype), h), ops.matmul(ops.cast(a_label, h.dtype), h)
 
     def compute_mask(self, inputs, mask=None):
         return None
@@ -163,5 +212,5 @@ class DualAttention(keras.layers.Layer):
         config = super().get_config()
         config.update(num_labels=self.num_labels, attention_dim=self.attention_dim,
                       label_queries=self.label_queries, description_dim=self.description_dim,
-                      label_chunk=self.label_chunk)
+                      label_chunk=self.label_chunk, recompute=self.recompute)
         return config

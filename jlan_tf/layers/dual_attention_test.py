@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from jlan_tf.layers.dual_attention import DualAttention
@@ -8,7 +9,8 @@ from jlan_tf.layers.testing import run_layer_test
 def test_layer_contract_both_query_kinds():
     h = tf.random.normal((2, 7, 6))
     for queries in ("description", "trainable"):
-        kwargs = {"num_labels": 3, "attention_dim": 4, "label_queries": queries, "description_dim": 5, "label_chunk": 0}
+        kwargs = {"num_labels": 3, "attention_dim": 4, "label_queries": queries, "description_dim": 5, "label_chunk": 0,
+                  "recompute": False}
         run_layer_test(DualAttention, kwargs, h, [(2, 3, 6), (2, 3, 6), (2, 3, 7), (2, 3, 7)],
                        expected_dtypes=["float32"] * 4)
 
@@ -43,9 +45,12 @@ def test_description_queries_start_from_descriptions():
     assert all(w is not layer.descriptions for w in layer.trainable_weights)
 
 
-def test_chunked_training_gives_the_same_views_and_gradients():
-    whole = DualAttention(num_labels=5, attention_dim=4, label_queries="trainable")
-    chunked = DualAttention(num_labels=5, attention_dim=4, label_queries="trainable", label_chunk=2)
+@pytest.mark.parametrize("recompute", [False, True])
+@pytest.mark.parametrize("queries", ["trainable", "description"])
+def test_chunked_training_gives_the_same_views_and_gradients(recompute, queries):
+    whole = DualAttention(num_labels=5, attention_dim=4, label_queries=queries, description_dim=8)
+    chunked = DualAttention(num_labels=5, attention_dim=4, label_queries=queries, description_dim=8, label_chunk=2,
+                            recompute=recompute)
     h = tf.random.normal((2, 6, 8))
     mask = tf.constant([[True] * 4 + [False] * 2, [True] * 6])
     whole(h, mask=mask)

@@ -61,12 +61,16 @@ class JointFusion(keras.layers.Layer):
             self.w_label = self.add_weight(name="w_label", shape=(hidden, 1), initializer="glorot_uniform")
             self.b_label = self.add_weight(name="b_label", shape=bias_shape, initializer="zeros")
 
-    def call(self, inputs):
+    def call(self, inputs, labels=None):
+        """With `labels` (B, C) int indices, the views are those labels' (B, C, hidden)."""
         m_self, m_label = inputs
         ones = ops.ones_like(m_self[..., :1])
         if self.mode == "joint":
-            alpha = ops.sigmoid(ops.matmul(m_self, self.w_self) + self.b_self)     # (B, l, 1)
-            beta = ops.sigmoid(ops.matmul(m_label, self.w_label) + self.b_label)
+            b_self, b_label = self.b_self, self.b_label
+            if labels is not None and self.label_bias:
+                b_self, b_label = ops.take(b_self, labels, axis=0), ops.take(b_label, labels, axis=0)
+            alpha = ops.sigmoid(ops.matmul(m_self, self.w_self) + b_self)          # (B, l, 1)
+            beta = ops.sigmoid(ops.matmul(m_label, self.w_label) + b_label)
             alpha = alpha / (alpha + beta)
             v = alpha * m_self + (1.0 - alpha) * m_label
             return (v if self.scale == 1.0 else self.scale * v), ops.concatenate([alpha, 1.0 - alpha], -1)

@@ -92,9 +92,14 @@ class LabelWiseOutput(keras.layers.Layer):
             weights = weights + ops.matmul(self.descriptions, self.description_projection)
         return weights
 
-    def call(self, inputs):
+    def call(self, inputs, labels=None):
+        """Logits of every label, or with `labels` (B, C) int indices and `inputs` (B, C,
+        features) holding those labels' vectors, the logits (B, C) of those labels only."""
         x = inputs if self.shared is None else self.shared(inputs)        # (B, l, F)
-        return ops.sum(x * self.label_weight_matrix(), axis=-1) + self.label_bias  # (B, l)
+        weights, bias = self.label_weight_matrix(), self.label_bias
+        if labels is not None:
+            weights, bias = ops.take(weights, labels, axis=0), ops.take(bias, labels, axis=0)
+        return ops.sum(x * weights, axis=-1) + bias                       # (B, l)
 
     def compute_output_shape(self, input_shape):
         return input_shape[:-1]
