@@ -41,7 +41,9 @@ def main(argv=None) -> int:
     result = fit_and_score(load_prepared(dataset.path), args.c, config.train.seed, args.codiesp_file)
     if args.json:
         print(json.dumps(result))
-    print("label frequencies alone, test: " + metrics.summary_line(result["test_priors"]))
+    priors = result["test_priors"]
+    print("label frequencies alone, test: " + metrics.summary_line(priors)
+          + (f"  codiesp_map {priors['codiesp_map']:.4f}" if "codiesp_map" in priors else ""))
     for split in [s for s in ("dev", "test", "test_clean") if s in result]:
         print(f"TF-IDF+LR {split:>10}: " + metrics.summary_line(result[split])
               + f"  micro_f1_tuned {result[split]['micro_f1_tuned']:.4f}"

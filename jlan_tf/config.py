@@ -27,7 +27,6 @@ import json
 import typing
 from pathlib import Path
 
-
 @dataclasses.dataclass
 class DataConfig:
     max_tokens: int = 2500           # tokens kept per note (the rest is cut; the literature: 2,500 or 4,000)
@@ -39,9 +38,7 @@ class DataConfig:
     synthetic_full_codes: int = 500  # label count of the synthetic stand-in for MIMIC-III-full
     synthetic_seed: int = 0          # the corpus's seed (train.seed seeds the model, not the data)
 
-
 ARCHS = ("jlan", "caml", "multirescnn", "laat", "jointlaat")
-
 
 @dataclasses.dataclass
 class ModelConfig:
@@ -61,12 +58,11 @@ class ModelConfig:
     output_description_scorer: bool = True  # label weights = a projection of the description + offsets from 0 (paper: own)
     # The TF-IDF part (layers.LexicalOutput; not in the paper): TF-IDF + LR fitted on the training
     # split, its scores added to the logits and kept fixed, so the network learns what LR misses
-    # (chosen on CodiEsp dev, README issue 12; false: the network alone, as in the paper).
+    # (chosen on CodiEsp dev, docs/studies/fusion_and_denoising.md; false: the network alone, as in the paper).
     lexical_output: bool = True     # add TF-IDF + linear scores per code to the logits
     lexical_words: int = -1         # words per code in the TF-IDF part: -1 auto (lexical_words_for), 0 every word, K
     parent_projection_dim: int = 128  # jointlaat: the parent probabilities' projection (Vu et al.: 128)
     precision: str = "auto"         # auto (mixed_float16 on GPU, float32 on CPU) | float32 | mixed_float16
-
 
 @dataclasses.dataclass
 class TrainConfig:
@@ -89,7 +85,6 @@ class TrainConfig:
     steps_per_execution: int = 1    # training steps per call into the compiled graph (fewer host round trips on GPU)
     memory_check: bool = True       # stop before training when a step will not fit in memory (jlan_tf.memory)
 
-
 @dataclasses.dataclass
 class StudyConfig:
     """Switches for studies and for the paper's readings; the defaults are the chosen forms."""
@@ -106,7 +101,6 @@ class StudyConfig:
     rare_code_notes: int = 0        # > 0: a code seen in n < N training notes weighs n / N in the loss
     optimizer: str = "keras_adam"   # keras_adam (Keras 3's reading, chosen on dev) | adam (as written; fused, faster)
 
-
 # The TF-IDF part keeps every word while its dense (words x codes) kernel has at most this many
 # entries (256 MB in float32: CodiEsp, MIMIC-III-50), else LEXICAL_WORDS words per code
 # (MIMIC-III-full: 51,917 x 8,921 = 463M). Chosen on dev: on CodiEsp-50 (5 seeds) 128 words per
@@ -115,13 +109,11 @@ class StudyConfig:
 LEXICAL_DENSE_LIMIT = 64_000_000
 LEXICAL_WORDS = 128
 
-
 def lexical_words_for(model: "ModelConfig", vocab: int, labels: int) -> int:
     """Words per code of the TF-IDF part for ``model.lexical_words`` at this shape (0: every word)."""
     if model.lexical_words >= 0:
         return model.lexical_words
     return 0 if vocab * labels <= LEXICAL_DENSE_LIMIT else LEXICAL_WORDS
-
 
 # ``--set preset=NAME``: the published settings of a model, applied before the other --set.
 # None of the project's additions to training (truncation loss, weights' moving average, weight
@@ -139,7 +131,7 @@ PRESETS = {
     # Li & Yu 2020: widths 3..25, 50 maps each, one residual layer, dropout 0.2, Adam 1e-4.
     "multirescnn": {"model.arch": "multirescnn", "model.conv_filters": 50, "model.embedding_dropout": 0.2,
                     "train.learning_rate": 1e-4, **_PLAIN_TRAINING},
-    # Vu et al. 2020: BiLSTM 256 per direction with d_a 256 (the issue's comparison size); dropout 0.3, Adam 1e-3.
+    # Vu et al. 2020: BiLSTM 256 per direction with d_a 256 (the size compared); dropout 0.3, Adam 1e-3.
     "laat": {"model.arch": "laat", "model.lstm_units": 256, "model.attention_dim": 256, "model.embedding_dropout": 0.3,
              "train.learning_rate": 1e-3, **_PLAIN_TRAINING},
     # JointLAAT (Vu et al. 2020): LAAT's settings, parent codes as a first level, projection 128.
@@ -162,14 +154,12 @@ PRESET_HELP = {
     "laat_paper": "LAAT at its published size (512 per direction)",
 }
 
-
 CONFIG_VERSION = 2
 # Where each study switch lived in version 1.
 _MOVED_TO_STUDY = {f"{section}.{name}": f"study.{name}" for section, names in {
     "model": ("fusion_scale", "fusion_label_bias", "output_shared_scorer", "lexical_scale", "lexical_init",
               "lexical_trainable", "prior_bias"),
     "train": ("stop_epoch", "drop_rank", "drop_rounding", "rare_code_notes", "optimizer")}.items() for name in names}
-
 
 def _upgrade_1_to_2(values: dict) -> dict:
     """Version 1 (every config.json saved before versions existed): fill in what a missing key
@@ -187,10 +177,8 @@ def _upgrade_1_to_2(values: dict) -> dict:
             study[name] = values[section].pop(name)
     return values
 
-
 # UPGRADES[v] turns a saved config of version v into one of version v + 1.
 UPGRADES = {1: _upgrade_1_to_2}
-
 
 @dataclasses.dataclass
 class Config:
@@ -256,7 +244,6 @@ class Config:
             else:
                 self.set(key, value)
         return self
-
 
 def _parse(value, kind, key: str):
     if not isinstance(value, str):

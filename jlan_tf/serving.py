@@ -39,7 +39,7 @@ import tensorflow as tf
 
 import jlan_tf.model  # noqa: F401  (registers the custom classes for load_model)
 from jlan_tf.attribution import contributions_from, probe_model
-from jlan_tf.candidates import candidate_logits, default_candidates, supports_candidates
+from jlan_tf.candidates import candidate_logits, supports_candidates
 from jlan_tf.layers import FastLSTM
 from jlan_tf.layers.dual_attention import views_only
 from jlan_tf.run_folder import RunFolder
@@ -213,11 +213,11 @@ def write_warmup(export_dir: Path) -> Path:
 
 def export_model(model: keras.Model, vocab_path: Path, labels_path: Path, max_tokens: int, out: Path,
                  version: int | None = None, top_k: int = 10, threshold: float = 0.5,
-                 candidates: int | None = None) -> Path:
+                 candidates: int = 0) -> Path:
     """Writes ``out/version/`` (default: the next free version) for a Keras model and its
     vocabulary and label table; ``top_coded`` is ``top_scores >= threshold``. ``serving_default``
-    scores each note's ``candidates`` first-stage codes only (``jlan_tf.candidates``; None: its
-    default, 1,024 above 4,096 codes; 0: every code). For requests of one note it adds the BiLSTM on the fused
+    scores each note's ``candidates`` first-stage codes only (``jlan_tf.candidates``; 0, the
+    default: every code). For requests of one note it adds the BiLSTM on the fused
     kernel (same weights, same results to 1e-7, about twice as fast there)."""
     from jlan_tf.memory import check_fits, export_bytes
 
@@ -238,7 +238,7 @@ def export_model(model: keras.Model, vocab_path: Path, labels_path: Path, max_to
         shutil.copy(labels_path, staged / "labels.tsv")
         serving = JLANServing(model, str(staged / "vocab.txt"), str(staged / "labels.tsv"), max_tokens, top_k,
                               fused_single_note=True, threshold=threshold,
-                              candidates=default_candidates(model) if candidates is None else candidates)
+                              candidates=candidates)
         if serving.candidates:
             log.info("serving_default scores each note's %d first-stage codes of %d (candidates; 0 scores all)",
                      serving.candidates, model.get_layer("output").num_labels)
@@ -259,7 +259,7 @@ def export_model(model: keras.Model, vocab_path: Path, labels_path: Path, max_to
 
 
 def export_run(run_dir: str | Path, out: str | Path | None = None, version: int | None = None,
-               top_k: int = 10, candidates: int | None = None) -> Path:
+               top_k: int = 10, candidates: int = 0) -> Path:
     """Exports a finished run to ``out/version/`` (default ``saved_models/<run name>/<next free version>/``),
     its codes' yes/no (``top_coded``) at the threshold tuned on its dev split."""
     run = RunFolder(run_dir)

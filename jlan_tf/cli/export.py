@@ -14,9 +14,10 @@ def main(argv=None) -> int:
     parser.add_argument("--out", help="model folder (default saved_models/<run name>)")
     parser.add_argument("--version", type=int, help="version number (default: the next free one)")
     parser.add_argument("--top-k", type=int, default=10, help="codes returned per note (default 10)")
-    parser.add_argument("--candidates", type=int, default=None,
+    parser.add_argument("--candidates", type=int, default=0,
                         help="serving_default runs the network on each note's N likeliest codes by the TF-IDF part "
-                             "(the others get probability 0); default 1024 above 4096 codes, 0 = every code")
+                             "(the others get probability 0): faster with thousands of codes, e.g. 1024; "
+                             "default 0 = every code (see docs/serving.md)")
     logs.add_arguments(parser)
     args = parser.parse_args(argv)
     logs.setup(logs.verbosity(args))

@@ -30,7 +30,8 @@ def fit_and_score(data: PreparedDataset, c: float = 10.0, seed: int = 0, predict
     # The floor: every note scored with the codes' training frequencies.
     y_train = data.splits["train"].multi_hot(data.num_labels)
     priors = np.tile(y_train.mean(axis=0), (len(data.splits["test"]), 1))
-    result["test_priors"] = metrics.all_metrics(data.splits["test"].multi_hot(data.num_labels), priors, threshold)
+    result["test_priors"] = add_official_map(
+        metrics.all_metrics(data.splits["test"].multi_hot(data.num_labels), priors, threshold), data, "test", priors)
     if data.has_clean_labels:
         result["test_clean"] = metrics.all_metrics(data.splits["test"].multi_hot(data.num_labels, clean=True),
                                                    test_scores, threshold)
