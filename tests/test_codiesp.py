@@ -148,3 +148,14 @@ def test_the_label_set_never_reads_test_and_every_gold_code_is_kept(tmp_path):
     block = add_official_map({}, data, "test", scores)
     assert block["codiesp_map"] == pytest.approx(((1 + 1) / 3 + 1 + 1) / 3)
     assert add_official_map({}, data, "dev", np.zeros((3, 2)))["codiesp_map"] == 1.0  # ties: label order
+
+
+def test_the_terminology_label_space(tmp_path):
+    from jlan_tf.data.codiesp import read_codiesp
+
+    root = _fake_release(tmp_path / "release")
+    _, descriptions, labels, settings = read_codiesp(root, label_space="terminology")
+    assert len(labels) > 90_000 and {"r52", "r50.9", "a00.0", "i25.10"} <= set(labels) and labels == sorted(labels)
+    assert descriptions["a00.0"].startswith("Cholera") and settings["label_space"] == "terminology"
+    with pytest.raises(DataError, match="label space"):
+        read_codiesp(root, label_space="everything")

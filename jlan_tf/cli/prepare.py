@@ -45,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lang", choices=["en", "es"], default="en")
     p.add_argument("--task", choices=["D", "P"], default="D")
     p.add_argument("--top-codes", type=int, default=None, help="keep the N most frequent training codes")
+    p.add_argument("--label-space", choices=["train_dev", "terminology"], default="train_dev",
+                   help="without --top-codes: the codes of train and dev (default) or the whole terminology "
+                        "(ICD-10-CM / -PCS, for zero-shot coding from descriptions)")
     p = add("synthetic", "the built-in synthetic MIMIC-like corpus")
     p.add_argument("--codes", default="top50", help="top50, or a number of ICD-9 codes to sample")
     p.add_argument("--n-docs", type=int, default=10000)
@@ -73,7 +76,8 @@ def run(args: argparse.Namespace):
                                       icd_version=args.icd_version, splits_file=args.splits_file,
                                       min_code_count=args.min_code_count, **options)
     if args.source == "codiesp":
-        return sources.prepare_codiesp(root=args.root, lang=args.lang, task=args.task, top_codes=args.top_codes, **options)
+        return sources.prepare_codiesp(root=args.root, lang=args.lang, task=args.task, top_codes=args.top_codes,
+                                       label_space=args.label_space, **options)
     if args.source == "synthetic":
         return sources.prepare_synthetic(codes=args.codes, n_docs=args.n_docs, noise=args.noise, seed=args.seed,
                                          mean_tokens=args.mean_tokens, **options)

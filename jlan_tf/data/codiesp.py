@@ -89,9 +89,28 @@ def _read_split(root: Path, split: str, lang: str, task: str, warnings: WarningC
     return docs
 
 
+def terminology_codes(task: str) -> list[str]:
+    """Every code of the terminology in CodiEsp's form (lower case): ICD-10-CM's categories and
+    subcategories (task D, about 96,000) or ICD-10-PCS's full codes (task P)."""
+    if task == "P":
+        from jlan_tf.data.descriptions import _icd10pcs_table
+
+        return sorted(_icd10pcs_table())
+    import simple_icd_10_cm as cm
+
+    return sorted(c.lower() for c in cm.get_all_codes(True) if cm.is_category(c) or cm.is_subcategory(c))
+
+
 def read_codiesp(root: str | Path, lang: str = "en", task: str = "D", top_codes: int | None = None,
-                 warnings: WarningCounter | None = None):
-    """Returns (splits, descriptions, labels, settings) for ``write_prepared``."""
+                 warnings: WarningCounter | None = None, label_space: str = "train_dev"):
+    """Returns (splits, descriptions, labels, settings) for ``write_prepared``.
+
+    The label set: the ``top_codes`` most frequent training codes; else (``label_space``)
+    every code of the training and dev splits (``train_dev``, the default: never test's), or
+    the whole terminology plus those (``terminology``: a code no training note has can still
+    be ranked from its description, zero-shot)."""
+    if label_space not in ("train_dev", "terminology"):
+        raise DataError(f"label space must be train_dev or terminology, got {label_space!r}")
     root, warnings = Path(root), warnings if warnings is not None else WarningCounter()
     if lang not in ("en", "es") or task not in ("D", "P"):
         raise DataError(f"{root}: language must be en|es and task D|P, got {lang!r} and {task!r}")
@@ -113,8 +132,12 @@ def read_codiesp(root: str | Path, lang: str = "en", task: str = "D", top_codes:
     if top_codes:
         counts = collections.Counter(c for d in splits["train"] for c in d.codes)
         labels = sorted(code for code, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:top_codes])
-    all_codes = labels or sorted({c for docs in splits.values() for d in docs for c in d.codes})
+    seen = {c for name in ("train", "dev") for d in splits[name] for c in d.codes}
+    if not labels:
+        labels = sorted(seen | set(terminology_codes(task))) if label_space == "terminology" else sorted(seen)
+    all_codes = labels
     describe = icd10cm_description if task == "D" else icd10pcs_description
     descriptions = {code: desc for code in all_codes if (desc := describe(code))}
-    settings = {"lang": lang, "task": task, "top_codes": top_codes, "layout": layout}
+    settings = {"lang": lang, "task": task, "top_codes": top_codes, "layout": layout,
+                **({"label_space": label_space} if label_space != "train_dev" and not top_codes else {})}
     return splits, descriptions, labels, settings

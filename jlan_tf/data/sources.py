@@ -20,9 +20,11 @@ def prepare_synthetic(out, codes: str = "top50", n_docs: int = 10000, noise: flo
                           labels=label_set, seed=seed, **options)
 
 
-def prepare_codiesp(out, root, lang: str = "en", task: str = "D", top_codes: int | None = None, **options) -> Path:
+def prepare_codiesp(out, root, lang: str = "en", task: str = "D", top_codes: int | None = None,
+                    label_space: str = "train_dev", **options) -> Path:
     warnings = WarningCounter()
-    splits, descriptions, labels, settings = codiesp.read_codiesp(root, lang, task, top_codes, warnings)
+    splits, descriptions, labels, settings = codiesp.read_codiesp(root, lang, task, top_codes, warnings,
+                                                                       label_space)
     return write_prepared(out, source="codiesp", settings=settings, splits=splits, descriptions=descriptions,
                           labels=labels, warnings=warnings, **options)
 
