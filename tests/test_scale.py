@@ -70,7 +70,11 @@ def test_chunked_attention_and_mixed_precision_lower_the_estimate():
     full = step_memory_bytes(config, 51917, 8921, 16, 2500)
     assert step_memory_bytes(config, 51917, 8921, 16, 2500, "mixed_float16") < full
     chunked = Config().apply_overrides(["model.attention_chunk=1024"])
-    assert step_memory_bytes(chunked, 51917, 8921, 16, 2500) < full / 2
+    recomputed = Config().apply_overrides(["model.attention_chunk=1024", "model.attention_recompute=true"])
+    # chunks keep 2 of the 7 (batch, codes, tokens) tensors; with recomputation none
+    assert step_memory_bytes(recomputed, 51917, 8921, 16, 2500) < step_memory_bytes(chunked, 51917, 8921, 16, 2500) \
+        < 0.65 * full
+    assert step_memory_bytes(recomputed, 51917, 8921, 16, 2500) < full / 2
     assert step_memory_bytes(config, 51917, 50, 16, 2500) < full / 5
 
 
