@@ -1,6 +1,8 @@
 """Evidence supervision (``train.evidence_weight``): the span loss, the evidence rows in tf.data,
 and a training run that pulls the attention onto the coders' spans."""
 
+import json
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -95,7 +97,7 @@ def test_evidence_weight_needs_spans_and_attention(small_synthetic, spanish):
         new_model(spanish, Config().apply_overrides(TINY + ["model.arch=caml", "train.evidence_weight=1"]))
 
 
-def test_span_lexicon_baseline(spanish, small_synthetic):
+def test_span_lexicon_baseline(spanish, small_synthetic, capsys):
     from scripts import load
 
     baseline_spans = load("baseline_spans")
@@ -112,4 +114,8 @@ def test_span_lexicon_baseline(spanish, small_synthetic):
     assert np.flatnonzero(lexicon.evidence(words, label["r10.0"])).tolist() == [2, 8]   # "dolor", twice
     assert np.flatnonzero(lexicon.evidence(words, label["r07.9"])).tolist() == [2, 3]
     assert baseline_spans.main(["--dataset", str(spanish.path)]) == 0
+    capsys.readouterr()
+    assert baseline_spans.main(["--dataset", str(spanish.path), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)   # every test note's three codes tie at the top: official MAP 1
+    assert result["test"]["codiesp_map"] == pytest.approx(1.0) and result["phrases"] == 3
     assert baseline_spans.main(["--dataset", str(small_synthetic)]) == 2   # no spans: a clear error
