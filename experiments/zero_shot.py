@@ -18,7 +18,7 @@ import logging
 import sys
 from pathlib import Path
 
-from jlan_tf import metrics
+from jlan_tf.codiesp_task import official_map
 from jlan_tf.data.codiesp import read_codiesp
 from jlan_tf.data.documents import DataError
 from jlan_tf.studies.zero_shot import description_scores, gold_ranks, recall_report, seen_codes, unique_codes
@@ -41,9 +41,7 @@ def main(argv=None) -> int:
     scores = description_scores([d.text for d in test], [descriptions.get(c, "") for c in codes],
                                 [d.text for d in splits["train"]])
     report = recall_report(gold_ranks(scores, codes, gold), gold, seen_codes(splits), len(codes))
-    ranked = metrics.ranked_codes(scores, codes)
-    report["codiesp_map"] = metrics.codiesp_map({d.id: list(d.codes) for d in test},
-                                                {d.id: r for d, r in zip(test, ranked)})
+    report["codiesp_map"] = official_map({d.id: list(d.codes) for d in test}, [d.id for d in test], scores, codes)
     report["command"] = "python experiments/zero_shot.py " + " ".join(argv if argv is not None else sys.argv[1:])
     report["settings"] = {**settings, "test_notes": len(test)}
     text = json.dumps(report, indent=1, sort_keys=True)
