@@ -52,6 +52,7 @@ class ModelConfig:
     attention_dim: int = 200        # d
     attention_chunk: int = 2048     # attend to this many codes at a time in training (each keeps its softmaxes only); 0 = all
     attention_recompute: bool = False  # with attention_chunk: keep nothing, recompute each chunk (less memory, ~1/3 more attention time)
+    attention_precision: str = "auto"  # chunks' products in training: auto (bfloat16 on a CPU with bfloat16 instructions, else compute) | compute | bfloat16
     label_queries: str = "description"  # or "trainable"
     fusion: str = "joint"           # joint | sum | self_only | label_only | concat
     output_hidden_dim: int = 256    # shared dense before the label-wise layer; 0 = none

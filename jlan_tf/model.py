@@ -27,6 +27,27 @@ from jlan_tf.tokenization import UNK_ID
 log = logging.getLogger(__name__)
 
 
+def native_bfloat16() -> bool:
+    """Whether this machine's CPU multiplies bfloat16 matrices natively (AVX512_BF16 or AMX)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line for line in f if line.startswith("flags")), "").split()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def attention_dtype(attention_precision: str) -> str | None:
+    """``model.attention_precision`` as the chunked attention's dtype in training (None: the
+    compute dtype): ``auto`` is bfloat16 where training runs on a CPU with native bfloat16."""
+    if attention_precision not in ("auto", "compute", "bfloat16"):
+        raise ValueError(f"model.attention_precision must be auto, compute or bfloat16, got {attention_precision!r}")
+    if attention_precision == "auto":
+        on_cpu = not tf.config.list_physical_devices("GPU")
+        return "bfloat16" if on_cpu and native_bfloat16() else None
+    return None if attention_precision == "compute" else attention_precision
+
+
 def set_precision(precision: str = "auto") -> str:
     """Sets Keras' global dtype policy; ``auto`` is mixed_float16 with a GPU, else float32."""
     if precision == "auto":
@@ -320,6 +341,7 @@ def _jlan_outputs(config: Config, x, num_labels: int, dim: int):
                                    name="bilstm")(x)                             # (B, T, 2k)
     attention = DualAttention(num_labels, m.attention_dim, m.label_queries, description_dim=dim,
                               label_chunk=m.attention_chunk, recompute=m.attention_recompute,
+                              chunk_dtype=attention_dtype(m.attention_precision),
                               name="dual_attention")
     m_self, m_label, a_self, a_label = attention(h)                              # (B, L, 2k), (B, L, T)
     v, fusion_weights = JointFusion(m.fusion, scale=study.fusion_scale, label_bias=study.fusion_label_bias,

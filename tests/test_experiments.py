@@ -125,6 +125,18 @@ def test_paired_tables_add_the_tuned_f1_where_every_run_has_it(tmp_path):
     assert markdown.splitlines()[2].endswith(f"| {TUNED} |") and "+0.200 [+0.200, +0.200] |" in markdown
 
 
+def test_tables_add_the_official_map_where_every_run_has_it(tmp_path):
+    from jlan_tf.studies.tables import OFFICIAL, TABLE_METRICS, paired_metrics, write_table
+
+    block = {m: 0.5 for m in TABLE_METRICS}
+    runs = {"a": [{"test": {**block, OFFICIAL: 0.2}}, {"test": {**block, OFFICIAL: 0.4}}]}
+    assert paired_metrics(runs, "test") == TABLE_METRICS + (OFFICIAL,)
+    assert paired_metrics({**runs, "b": [{"test": block}]}, "test") == TABLE_METRICS
+    markdown = write_table(runs, tmp_path)
+    assert markdown.splitlines()[0].endswith(f"| {OFFICIAL} |") and markdown.splitlines()[2].endswith("| 0.300 ± 0.141 |")
+    assert OFFICIAL not in write_table({"b": [{"test": block}]}, tmp_path)
+
+
 def test_tensorboard_curves_are_the_mean_over_seeds(tmp_path):
     from jlan_tf.studies.tables import tensorboard_curves
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator

@@ -374,3 +374,15 @@ def test_lexical_weights_set_the_part_and_the_biases_where_a_code_has_an_interce
                                rtol=1e-6)
     np.testing.assert_allclose(model.get_layer("output").label_bias.numpy(), [np.log(0.2 / 0.8), -1, -2, -3, -4],
                                rtol=1e-6)
+
+
+def test_attention_precision_resolves_per_machine(monkeypatch):
+    from jlan_tf import model as model_module
+
+    assert model_module.attention_dtype("compute") is None
+    assert model_module.attention_dtype("bfloat16") == "bfloat16"
+    for native in (True, False):
+        monkeypatch.setattr(model_module, "native_bfloat16", lambda: native)
+        assert model_module.attention_dtype("auto") == ("bfloat16" if native else None)  # no GPU in the test suite
+    with pytest.raises(ValueError, match="attention_precision"):
+        model_module.attention_dtype("float16")

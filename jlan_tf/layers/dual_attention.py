@@ -94,7 +94,10 @@ class DualAttention(keras.layers.Layer):
     `tf.recompute_grad` and keeps nothing: one chunk's tensors at a time, for about a third
     more attention arithmetic (for when even the two softmaxes do not fit). The attention
     maps are then not computed in training (returned with 0 tokens); inference is unchanged,
-    except inside ``views_only()`` (scores only: the same chunks, no maps).
+    except inside ``views_only()`` (scores only: the same chunks, no maps). With
+    `chunk_dtype="bfloat16"`, training's chunks take their matrix products in bfloat16 (the
+    softmaxes and their gradients stay float32; the views come back in the compute dtype):
+    on CPUs with bfloat16 instructions about twice as fast a product. Inference is unchanged.
 
     Args:
         num_labels: int. Number of labels (codes).
@@ -104,6 +107,8 @@ class DualAttention(keras.layers.Layer):
         label_chunk: int. Labels per chunk in training (0: all at once, the maps kept).
         recompute: bool. With `label_chunk`: recompute each chunk in the backward pass
             instead of keeping its softmaxes.
+        chunk_dtype: string or None. With `label_chunk`: the dtype of the chunks' matrix
+            products in training (`"bfloat16"`); None: the compute dtype.
         **kwargs: other keyword arguments for `keras.layers.Layer`.
 
     Call arguments:
@@ -125,7 +130,7 @@ class DualAttention(keras.layers.Layer):
     """
 
     def __init__(self, num_labels, attention_dim=200, label_queries="description", description_dim=100, label_chunk=0,
-                 recompute=False, **kwargs):
+                 recompute=False, chunk_dtype=None, **kwargs):
         super().__init__(**kwargs)
         if label_queries not in ("description", "trainable"):
             raise ValueError(f"label_queries must be 'description' or 'trainable', got {label_queries!r}")
@@ -135,6 +140,7 @@ class DualAttention(keras.layers.Layer):
         self.description_dim = description_dim
         self.label_chunk = label_chunk
         self.recompute = recompute
+        self.chunk_dtype = chunk_dtype
         self.supports_masking = True
 
     def build(self, input_shape):
@@ -163,7 +169,7 @@ class DualAttention(keras.layers.Layer):
     def call(self, inputs, mask=None, training=None):
         chunked = training or getattr(_VIEWS_ONLY, "on", False)
         if chunked and self.label_chunk and self.num_labels > self.label_chunk:
-            return self._chunked_views(inputs, mask)
+            return self._chunked_views(inputs, mask, self.chunk_dtype if training else None)
         h = inputs                                                        # (B, n, 2k)
         self_scores = ops.matmul(ops.tanh(ops.matmul(h, self.w_a)), self.w_b)  # (B, n, l)
         self_attention = masked_softmax(ops.transpose(self_scores, (0, 2, 1)), mask)  # (B, l, n)
@@ -174,19 +180,23 @@ class DualAttention(keras.layers.Layer):
         m_label = ops.matmul(ops.cast(label_attention, h.dtype), h)
         return m_self, m_label, self_attention, label_attention
 
-    def _chunked_views(self, h, mask):
+    def _chunked_views(self, h, mask, dtype=None):
         """(M_s, M_l) a chunk of labels at a time, the attention maps not returned (0 tokens).
         In training each chunk keeps only its two softmaxes for the backward pass
-        (``_chunk_views``), or nothing with ``recompute`` (the chunk is computed again)."""
+        (``_chunk_views``), or nothing with ``recompute`` (the chunk is computed again).
+        ``dtype``: the chunks' matrix products in this dtype (None: the compute dtype)."""
+        out_dtype = h.dtype
         z = ops.tanh(ops.matmul(h, self.w_a))                             # (B, n, d), shared by the chunks
-        queries = ops.cast(self.label_query_matrix(), h.dtype)            # (l, 2k)
-        w_b = ops.cast(self.w_b, h.dtype)
-        keep = ops.ones(ops.shape(h)[:2], h.dtype) if mask is None else ops.cast(mask, h.dtype)  # (B, n)
+        dtype = dtype or h.dtype
+        h, z = ops.cast(h, dtype), ops.cast(z, dtype)
+        queries = ops.cast(self.label_query_matrix(), dtype)              # (l, 2k)
+        w_b = ops.cast(self.w_b, dtype)
+        keep = ops.ones(ops.shape(h)[:2], dtype) if mask is None else ops.cast(mask, dtype)  # (B, n)
         views = tf.recompute_grad(_plain_chunk_views) if self.recompute else _chunk_views
         parts = [views(h, z, w_b[:, s:s + self.label_chunk], queries[s:s + self.label_chunk], keep)
                  for s in range(0, self.num_labels, self.label_chunk)]
-        m_self = ops.concatenate([p[0] for p in parts], axis=1)           # (B, l, 2k)
-        m_label = ops.concatenate([p[1] for p in parts], axis=1)
+        m_self = ops.cast(ops.concatenate([p[0] for p in parts], axis=1), out_dtype)  # (B, l, 2k)
+        m_label = ops.cast(ops.concatenate([p[1] for p in parts], axis=1), out_dtype)
         empty = ops.zeros((ops.shape(h)[0], self.num_labels, 0), "float32")
         return m_self, m_label, empty, empty
 
@@ -212,5 +222,5 @@ class DualAttention(keras.layers.Layer):
         config = super().get_config()
         config.update(num_labels=self.num_labels, attention_dim=self.attention_dim,
                       label_queries=self.label_queries, description_dim=self.description_dim,
-                      label_chunk=self.label_chunk, recompute=self.recompute)
+                      label_chunk=self.label_chunk, recompute=self.recompute, chunk_dtype=self.chunk_dtype)
         return config

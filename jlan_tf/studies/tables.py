@@ -13,14 +13,19 @@ from jlan_tf.metrics import REPORTED
 
 TABLE_METRICS = REPORTED  # the metrics named once, in jlan_tf.metrics
 TUNED = "micro_f1_tuned"  # micro-F1 at the threshold tuned on dev (on dev itself: an upper bound)
+OFFICIAL = "codiesp_map"  # the CodiEsp task's MAP (metrics.codiesp_map), where the data are CodiEsp's
+
+
+def _in_every(results: dict[str, list[dict]], block: str, key: str, values: dict | None = None) -> bool:
+    return (all(key in r[block] for runs in results.values() for r in runs)
+            and (values is None or key in values))
 
 
 def paired_metrics(results: dict[str, list[dict]], block: str, values: dict | None = None) -> tuple[str, ...]:
-    """The paired tables' columns: TABLE_METRICS, and micro-F1 at dev's tuned threshold where
-    every run (and the constant ``values``, if given) has it: the F1 that does not hinge on
-    where the scores sit around 0.5."""
-    has_tuned = all(TUNED in r[block] for runs in results.values() for r in runs)
-    return TABLE_METRICS + ((TUNED,) if has_tuned and (values is None or TUNED in values) else ())
+    """The paired tables' columns: TABLE_METRICS, then, where every run (and the constant
+    ``values``, if given) has them, micro-F1 at dev's tuned threshold (the F1 that does not hinge
+    on where the scores sit around 0.5) and the CodiEsp task's official MAP."""
+    return TABLE_METRICS + tuple(key for key in (TUNED, OFFICIAL) if _in_every(results, block, key, values))
 
 
 def paired_difference(a: list[float], b: list[float]) -> tuple[float, float, float]:
@@ -94,9 +99,12 @@ def mean_std(values: list[float]) -> tuple[float, float]:
 
 
 def write_table(results: dict[str, list[dict]], out: Path, block: str = "test",
-                metrics: tuple[str, ...] = TABLE_METRICS, extra: dict[str, dict[str, list[float]]] | None = None) -> str:
-    """Markdown and CSV of mean ± std over seeds; returns the Markdown."""
+                metrics: tuple[str, ...] | None = None, extra: dict[str, dict[str, list[float]]] | None = None) -> str:
+    """Markdown and CSV of mean ± std over seeds (``metrics`` None: TABLE_METRICS, and the
+    official MAP where every run has it); returns the Markdown."""
     extra = extra or {}
+    if metrics is None:
+        metrics = TABLE_METRICS + ((OFFICIAL,) if _in_every(results, block, OFFICIAL) else ())
     columns = list(metrics) + sorted({k for v in extra.values() for k in v})
     rows = []
     for name, runs in results.items():
