@@ -1,7 +1,7 @@
 """The long tail, scored as the CodiEsp task scores it: on all CodiEsp codes (the label set of the
 training and dev notes, never test's), the default against the network alone
-(``model.lexical_output=false``, the paper's output) and levers for the network's rare codes,
-each over --seeds seeds, every setting as shipped otherwise (train.py's defaults: 20 epochs at
+(``model.lexical_output=false``, the paper's output; a lever for the network's rare codes is one
+more entry of VARIANTS), each over --seeds seeds, every setting as shipped otherwise (train.py's defaults: 20 epochs at
 most, early stopping on dev MAP with patience 5). The tables hold the task's official MAP
 (``codiesp_map``) beside the project's metrics, and ``--against-lr`` adds TF-IDF + LR (one fit
 on the same prepared data).

@@ -45,14 +45,12 @@ def test_description_queries_start_from_descriptions():
     assert all(w is not layer.descriptions for w in layer.trainable_weights)
 
 
-@pytest.mark.parametrize("recompute", [False, True])
-@pytest.mark.parametrize("queries", ["trainable", "description"])
-def test_chunked_training_gives_the_same_views_and_gradients(recompute, queries):
-    whole = DualAttention(num_labels=5, attention_dim=4, label_queries=queries, description_dim=8)
-    chunked = DualAttention(num_labels=5, attention_dim=4, label_queries=queries, description_dim=8, label_chunk=2,
-                            recompute=recompute)
-    h = tf.random.normal((2, 6, 8))
-    mask = tf.constant([[True] * 4 + [False] * 2, [True] * 6])
+MASK = tf.constant([[True] * 4 + [False] * 2, [True] * 6])
+
+
+def _training_views_and_gradients(whole, chunked, h, mask):
+    """Per layer (``chunked`` set to ``whole``'s weights): [M_s, M_l, dL/dh, dL/dweights...] of a
+    training call, and the self-attention maps ``chunked`` returned."""
     whole(h, mask=mask)
     chunked(h, mask=mask)
     chunked.set_weights(whole.get_weights())
@@ -63,10 +61,21 @@ def test_chunked_training_gives_the_same_views_and_gradients(recompute, queries)
             m_self, m_label, a_self, _ = layer(h, mask=mask, training=True)
             loss = tf.reduce_sum(tf.sin(m_self)) + tf.reduce_sum(m_label ** 2)
         results.append([m_self, m_label, *tape.gradient(loss, [h, *layer.trainable_weights])])
+    return results, a_self
+
+
+@pytest.mark.parametrize("recompute", [False, True])
+@pytest.mark.parametrize("queries", ["trainable", "description"])
+def test_chunked_training_gives_the_same_views_and_gradients(recompute, queries):
+    whole = DualAttention(num_labels=5, attention_dim=4, label_queries=queries, description_dim=8)
+    chunked = DualAttention(num_labels=5, attention_dim=4, label_queries=queries, description_dim=8, label_chunk=2,
+                            recompute=recompute)
+    h = tf.random.normal((2, 6, 8))
+    results, a_self = _training_views_and_gradients(whole, chunked, h, MASK)
     for a, b in zip(*results):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
     assert a_self.shape == (2, 5, 0)  # no maps in chunked training
-    assert chunked(h, mask=mask)[2].shape == (2, 5, 6)  # inference: the maps as always
+    assert chunked(h, mask=MASK)[2].shape == (2, 5, 6)  # inference: the maps as always
 
 
 @pytest.mark.parametrize("recompute", [False, True])
@@ -75,25 +84,15 @@ def test_bfloat16_chunks_give_float32_views_and_gradients_within_bfloat16_roundi
     chunked = DualAttention(num_labels=5, attention_dim=4, label_queries="description", description_dim=8,
                             label_chunk=2, recompute=recompute, chunk_dtype="bfloat16")
     h = tf.random.normal((2, 6, 8), seed=1)
-    mask = tf.constant([[True] * 4 + [False] * 2, [True] * 6])
-    whole(h, mask=mask)
-    chunked(h, mask=mask)
-    chunked.set_weights(whole.get_weights())
-    results = []
-    for layer in (whole, chunked):
-        with tf.GradientTape() as tape:
-            tape.watch(h)
-            m_self, m_label, _, _ = layer(h, mask=mask, training=True)
-            loss = tf.reduce_sum(tf.sin(m_self)) + tf.reduce_sum(m_label ** 2)
-        results.append([m_self, m_label, *tape.gradient(loss, [h, *layer.trainable_weights])])
+    results, _ = _training_views_and_gradients(whole, chunked, h, MASK)
     assert results[1][0].dtype == tf.float32  # the views come back in the compute dtype
     for a, b in zip(*results):
         scale = np.abs(a.numpy()).max()
         np.testing.assert_allclose(b.numpy(), a.numpy(), atol=0.03 * scale)  # bfloat16: 8 bits of mantissa
         assert not np.allclose(b.numpy(), a.numpy(), rtol=1e-6, atol=1e-7) or scale == 0  # rounded, not float32
-    inference = [chunked(h, mask=mask)[i].numpy() for i in (0, 1)]  # inference stays in the compute dtype
-    np.testing.assert_allclose(inference[0], whole(h, mask=mask)[0].numpy(), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(inference[1], whole(h, mask=mask)[1].numpy(), rtol=1e-5, atol=1e-6)
+    inference = [chunked(h, mask=MASK)[i].numpy() for i in (0, 1)]  # inference stays in the compute dtype
+    np.testing.assert_allclose(inference[0], whole(h, mask=MASK)[0].numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(inference[1], whole(h, mask=MASK)[1].numpy(), rtol=1e-5, atol=1e-6)
 
 
 def test_views_only_gives_the_same_views_without_maps_in_inference():
