@@ -42,7 +42,7 @@ def main(argv=None) -> int:
     parser.add_argument("--tokens", type=int, help="tokens kept per note (data.max_tokens)")
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
     parser.add_argument("--requests", type=int, default=20, help="single-note serving calls timed")
-    parser.add_argument("--word2vec-workers", type=int, default=1, help="as jlan-prepare's (default 1)")
+    parser.add_argument("--word2vec-workers", type=int, help="as jlan-prepare's (default: by corpus size)")
     parser.add_argument("--out", help="keep the corpus, prepared folder, run and exports here")
     parser.add_argument("--json", action="store_true", help="print one JSON line")
     parser.add_argument("--results", help="also write the JSON to this file")

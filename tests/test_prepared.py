@@ -129,6 +129,18 @@ def test_word2vec_epochs_grow_on_small_corpora(tmp_path):
     assert data.meta["word2vec"]["epochs"] == 50  # 6 tiny notes: the cap, recorded in meta.json
 
 
+def test_word2vec_runs_on_every_core_only_on_a_large_corpus(monkeypatch):
+    import os
+
+    from jlan_tf.data import word2vec
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(32)), raising=False)
+    assert word2vec.word2vec_workers_for(12_000_000) == 1   # MIMIC-III-50 sized: one thread, the same bytes
+    assert word2vec.word2vec_workers_for(72_000_000) == 8   # MIMIC-III-full sized: every core, at most 8
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    assert word2vec.word2vec_workers_for(165_000_000) == 2
+
+
 def test_folder_from_before_the_word2vec_rule_gets_a_warning(tmp_path, caplog):
     splits = {"train": _docs(6, "tr"), "dev": _docs(2, "dv"), "test": _docs(2, "te")}
     out = write_prepared(tmp_path / "p", source="unit", settings={}, splits=splits, descriptions={},

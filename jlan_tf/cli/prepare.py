@@ -23,9 +23,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--embedding-dim", type=int, default=100, help="word2vec size (default 100)")
         p.add_argument("--word2vec-epochs", type=int,
                        help="default: 5, more on a small corpus (until the average word is seen 1,000 times; max 50)")
-        p.add_argument("--word2vec-workers", type=int, default=1,
-                       help="word2vec threads (default 1: the same vectors every time; more: faster on a "
-                            "large corpus, different vectors each time)")
+        p.add_argument("--word2vec-workers", type=int,
+                       help="word2vec threads (default: 1 under 20 million training tokens, the same vectors "
+                            "every time; every core above, faster, with different vectors each time)")
         return p
 
     p = add("mimic3", "raw MIMIC-III v1.4 CSVs and CAML's split files")

@@ -39,7 +39,7 @@ from tqdm import tqdm
 
 from jlan_tf.data.documents import DataError, Document, Split, WarningCounter  # noqa: F401 (re-exported)
 from jlan_tf.data.evidence_spans import evidence_array, evidence_positions
-from jlan_tf.data.word2vec import embeddings_for, warn_if_undertrained, word2vec_epochs_for
+from jlan_tf.data.word2vec import embeddings_for, warn_if_undertrained, word2vec_epochs_for, word2vec_workers_for
 from jlan_tf.tokenization import DEFAULT_MAX_TOKENS, UNK_ID, Vocabulary, tokenize
 
 log = logging.getLogger(__name__)
@@ -92,7 +92,7 @@ def write_prepared(
     max_tokens: int = DEFAULT_MAX_TOKENS,
     embedding_dim: int = 100,
     word2vec_epochs: int | None = None,
-    word2vec_workers: int = 1,
+    word2vec_workers: int | None = None,
     seed: int = 0,
     overwrite: bool = False,
 ) -> Path:
@@ -104,7 +104,8 @@ def write_prepared(
     have). ``word2vec_epochs=None`` picks them from the corpus size
     (``word2vec.word2vec_epochs_for``). ``word2vec_workers`` > 1 trains word2vec on that many
     threads: faster on a large corpus, but the vectors (and so the folder's bytes) then differ
-    from run to run. Returns the folder's path.
+    from run to run; ``None`` picks one thread for a corpus under 20 million training tokens,
+    every core above (``word2vec.word2vec_workers_for``). Returns the folder's path.
     """
     out = Path(out)
     if out.exists() and not overwrite:
@@ -129,6 +130,8 @@ def write_prepared(
         epochs_chosen = "given" if word2vec_epochs is not None else "rule"
         if word2vec_epochs is None:
             word2vec_epochs = word2vec_epochs_for(len(arrays["train"].tokens), len(vocab))
+        if word2vec_workers is None:
+            word2vec_workers = word2vec_workers_for(len(arrays["train"].tokens))
         np.save(tmp / "embeddings.npy", embeddings_for(vocab, arrays["train"], embedding_dim, word2vec_epochs, seed,
                                                         word2vec_workers))
         meta = _meta(source, settings, min_doc_freq, max_tokens, embedding_dim, word2vec_epochs, epochs_chosen, seed,

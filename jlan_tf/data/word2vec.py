@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import zlib
 from pathlib import Path
 from typing import Mapping
@@ -33,6 +34,23 @@ def word2vec_epochs_for(train_tokens: int, vocab_size: int) -> int:
     """gensim's 5 epochs on a large corpus (MIMIC-III, the synthetic corpus); more on a small
     one, until the average word has been seen ``WORD2VEC_SIGHTINGS`` times; at most 50."""
     return int(min(50, max(5, math.ceil(WORD2VEC_SIGHTINGS * vocab_size / max(train_tokens, 1)))))
+
+
+# Training tokens from which word2vec runs on every core (at most WORD2VEC_MAX_WORKERS threads).
+# Below it (CodiEsp, MIMIC-III-50: 12M tokens) one thread, so that preparing twice gives the
+# same bytes; above it (MIMIC-III-full: 72M tokens, MIMIC-IV: 165M) word2vec is the longest
+# part of preparation, and two threads on 2 cores train it 1.7x faster (17.6M tokens, one epoch:
+# 32.5 s -> 19.1 s), with vectors that differ from run to run.
+WORD2VEC_PARALLEL_TOKENS = 20_000_000
+WORD2VEC_MAX_WORKERS = 8
+
+
+def word2vec_workers_for(train_tokens: int) -> int:
+    """1 below ``WORD2VEC_PARALLEL_TOKENS`` training tokens, else every core (at most 8)."""
+    if train_tokens < WORD2VEC_PARALLEL_TOKENS:
+        return 1
+    return max(1, min(WORD2VEC_MAX_WORKERS, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                      else os.cpu_count() or 1))
 
 
 def train_word2vec(vocab: Vocabulary, split: Split, dim: int, epochs: int, seed: int, workers: int = 1):

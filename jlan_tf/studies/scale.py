@@ -73,7 +73,7 @@ PROCESSES = ("corpus", "prepare", "lexical", "train_steps", "evaluate_dev", "exp
 
 def scale_check(shape_name: str, shape, work: Path, overrides: list[str], keep: bool = False,
                 requests: int = 20, log=print, only: tuple[str, ...] = PROCESSES, report: dict | None = None,
-                in_process: bool = False, word2vec_epochs: int | None = None, word2vec_workers: int = 1,
+                in_process: bool = False, word2vec_epochs: int | None = None, word2vec_workers: int | None = None,
                 after_stage=None) -> dict:
     """Every stage at ``shape`` (or the ``only`` ones, on what an earlier check kept in ``work``,
     updating its ``report``); the JSON-able report (see ``experiments/scale_check.py``).

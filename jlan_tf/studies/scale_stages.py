@@ -55,7 +55,7 @@ def prepare(work: Path, options: dict, sampler: MemorySampler) -> dict:
         prepare_jsonl(out, corpus_dir / "train.jsonl", corpus_dir / "dev.jsonl", corpus_dir / "test.jsonl",
                       codes=str(corpus_dir / "codes.tsv"), max_tokens=config.data.max_tokens, overwrite=True,
                       word2vec_epochs=options.get("word2vec_epochs"),
-                      word2vec_workers=options.get("word2vec_workers", 1))
+                      word2vec_workers=options.get("word2vec_workers"))
     finally:
         prepared.embeddings_for = embeddings_for
     total = time.perf_counter() - start
