@@ -27,24 +27,12 @@ from jlan_tf.tokenization import UNK_ID
 log = logging.getLogger(__name__)
 
 
-def native_bfloat16() -> bool:
-    """Whether this machine's CPU multiplies bfloat16 matrices natively (AVX512_BF16 or AMX)."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = next((line for line in f if line.startswith("flags")), "").split()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
 def attention_dtype(attention_precision: str) -> str | None:
-    """``model.attention_precision`` as the chunked attention's dtype in training (None: the
-    compute dtype): ``auto`` is bfloat16 where training runs on a CPU with native bfloat16."""
+    """``model.attention_precision`` as ``DualAttention``'s ``chunk_dtype`` (None: the compute
+    dtype); ``auto`` stays ``auto``: the layer resolves it on the machine that trains
+    (``layers.dual_attention.resolve_chunk_dtype``)."""
     if attention_precision not in ("auto", "compute", "bfloat16"):
         raise ValueError(f"model.attention_precision must be auto, compute or bfloat16, got {attention_precision!r}")
-    if attention_precision == "auto":
-        on_cpu = not tf.config.list_physical_devices("GPU")
-        return "bfloat16" if on_cpu and native_bfloat16() else None
     return None if attention_precision == "compute" else attention_precision
 
 

@@ -376,13 +376,17 @@ def test_lexical_weights_set_the_part_and_the_biases_where_a_code_has_an_interce
                                rtol=1e-6)
 
 
-def test_attention_precision_resolves_per_machine(monkeypatch):
+def test_attention_precision_resolves_per_machine_when_training(monkeypatch):
     from jlan_tf import model as model_module
+    from jlan_tf.layers import dual_attention
 
     assert model_module.attention_dtype("compute") is None
     assert model_module.attention_dtype("bfloat16") == "bfloat16"
+    assert model_module.attention_dtype("auto") == "auto"  # kept in the layer's config, not this machine's answer
     for native in (True, False):
-        monkeypatch.setattr(model_module, "native_bfloat16", lambda: native)
-        assert model_module.attention_dtype("auto") == ("bfloat16" if native else None)  # no GPU in the test suite
+        monkeypatch.setattr(dual_attention, "native_bfloat16", lambda: native)
+        assert dual_attention.resolve_chunk_dtype("auto") == ("bfloat16" if native else None)  # no GPU here
+        assert dual_attention.resolve_chunk_dtype(None) is None
+        assert dual_attention.resolve_chunk_dtype("bfloat16") == "bfloat16"
     with pytest.raises(ValueError, match="attention_precision"):
         model_module.attention_dtype("float16")

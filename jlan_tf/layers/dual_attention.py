@@ -23,6 +23,26 @@ def views_only():
         _VIEWS_ONLY.on = before
 
 
+def native_bfloat16() -> bool:
+    """Whether this machine's CPU multiplies bfloat16 matrices natively (AVX512_BF16 or AMX)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line for line in f if line.startswith("flags")), "").split()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def resolve_chunk_dtype(chunk_dtype):
+    """``"auto"``: bfloat16 on a machine that trains on a CPU with bfloat16 instructions, else
+    None (the compute dtype); any other value as given. Resolved where and when a training
+    step is traced, so a model saved on one machine and trained further on another gets that
+    machine's choice."""
+    if chunk_dtype != "auto":
+        return chunk_dtype
+    return "bfloat16" if not tf.config.list_physical_devices("GPU") and native_bfloat16() else None
+
+
 def masked_softmax(scores, mask):
     """Softmax over the last axis in float32; `mask` (batch, tokens) gives padding zero weight."""
     scores = ops.cast(scores, "float32")
@@ -108,7 +128,9 @@ class DualAttention(keras.layers.Layer):
         recompute: bool. With `label_chunk`: recompute each chunk in the backward pass
             instead of keeping its softmaxes.
         chunk_dtype: string or None. With `label_chunk`: the dtype of the chunks' matrix
-            products in training (`"bfloat16"`); None: the compute dtype.
+            products in training (`"bfloat16"`); None: the compute dtype; `"auto"`: bfloat16
+            where training runs on a CPU with bfloat16 instructions, decided when the step
+            is traced (`resolve_chunk_dtype`).
         **kwargs: other keyword arguments for `keras.layers.Layer`.
 
     Call arguments:
@@ -169,7 +191,7 @@ class DualAttention(keras.layers.Layer):
     def call(self, inputs, mask=None, training=None):
         chunked = training or getattr(_VIEWS_ONLY, "on", False)
         if chunked and self.label_chunk and self.num_labels > self.label_chunk:
-            return self._chunked_views(inputs, mask, self.chunk_dtype if training else None)
+            return self._chunked_views(inputs, mask, resolve_chunk_dtype(self.chunk_dtype) if training else None)
         h = inputs                                                        # (B, n, 2k)
         self_scores = ops.matmul(ops.tanh(ops.matmul(h, self.w_a)), self.w_b)  # (B, n, l)
         self_attention = masked_softmax(ops.transpose(self_scores, (0, 2, 1)), mask)  # (B, l, n)

@@ -95,6 +95,23 @@ def test_bfloat16_chunks_give_float32_views_and_gradients_within_bfloat16_roundi
     np.testing.assert_allclose(inference[1], whole(h, mask=MASK)[1].numpy(), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("native", [True, False])
+def test_auto_chunks_are_decided_by_the_machine_that_trains(monkeypatch, native):
+    from jlan_tf.layers import dual_attention
+
+    monkeypatch.setattr(dual_attention, "native_bfloat16", lambda: native)
+    h = tf.random.normal((2, 6, 8), seed=2)
+    layers = {dtype: DualAttention(num_labels=5, attention_dim=4, label_queries="trainable", label_chunk=2,
+                                   chunk_dtype=dtype) for dtype in ("auto", "bfloat16", None)}
+    for layer in layers.values():
+        layer(h, mask=MASK)
+        layer.set_weights(layers["auto"].get_weights())
+    views = {dtype: layer(h, mask=MASK, training=True)[0].numpy() for dtype, layer in layers.items()}
+    np.testing.assert_array_equal(views["auto"], views["bfloat16" if native else None])
+    assert not np.array_equal(views["bfloat16"], views[None])
+    assert layers["auto"].get_config()["chunk_dtype"] == "auto"  # saved as asked, decided again where it trains
+
+
 def test_views_only_gives_the_same_views_without_maps_in_inference():
     from jlan_tf.layers.dual_attention import views_only
 
