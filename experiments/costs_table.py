@@ -58,6 +58,27 @@ def _cells(report) -> dict[str, str]:
     return cells
 
 
+def _growth(small: dict, large: dict) -> list[str]:
+    """Each budget stage's time at ``large`` over ``small`` beside the ratio of what it grows with."""
+    def ratio(key):
+        return key(large) / key(small)
+
+    train, dev = (lambda r: r["notes"]["train"]), (lambda r: r["notes"]["dev"])
+    tokens = lambda r: r["notes"]["train"] * r["mean_tokens"]
+    grows = {"prepare": ("every note's tokens", lambda r: sum(r["notes"].values()) * r["mean_tokens"]),
+             "word2vec": ("training tokens", tokens),
+             "lexical": ("training notes x codes", lambda r: train(r) * r["labels"]),
+             "evaluate_dev": ("dev notes x codes", lambda r: dev(r) * r["labels"]),
+             "export": ("parameters", lambda r: r["savedmodel_mb"])}
+    lines = ["", f"{large['shape']} against {small['shape']}, stage by stage (the budget: twice at most):", "",
+             "| stage | time ratio | grows with | its ratio |", "|---|---|---|---|"]
+    for stage, (what, key) in grows.items():
+        seconds = ratio(lambda r: r["stages"][stage]["seconds"])
+        lines.append(f"| {stage} | {seconds:.2f}x | {what} | {ratio(key):.2f}x |")
+    lines.append(f"| all but the epochs | {ratio(lambda r: r['budget_seconds']):.2f}x | | |")
+    return lines
+
+
 def render(results: Path) -> str:
     reports = {n: json.loads((results / f"{n}.json").read_text()) for n in SHAPES if (results / f"{n}.json").exists()}
     reports = {n: r for n, r in reports.items() if set(STAGES) <= set(r["stages"])}  # a check still running: not yet
@@ -67,6 +88,8 @@ def render(results: Path) -> str:
     for measure in measures:
         lines.append(f"| {measure} | " + " | ".join(table[n][measure] if n in table else "not measured yet"
                                                    for n in SHAPES) + " |")
+    if {"mimic3-full", "mimic4-icd10"} <= set(reports):
+        lines += _growth(reports["mimic3-full"], reports["mimic4-icd10"])
     files = ", ".join(f"`results/scale/{n}.json`" for n in reports)
     lines += ["", f"Results files: {files or 'none yet'}."]
     lines += [f"\nNote on {name}: {report['notes_on_figures']}." for name, report in reports.items()
