@@ -76,8 +76,12 @@ def _chunk_views(h, z, w_b, queries, keep):
     their masking and exponentials are not stored, and nothing is computed twice."""
     a_self, a_label = _chunk_softmaxes(h, z, w_b, queries, keep)
     p_self, p_label = tf.cast(a_self, h.dtype), tf.cast(a_label, h.dtype)
+    forward = (tf.matmul(p_self, h), tf.matmul(p_label, h))
 
     def grad(d_self, d_label):
+        # Cast again rather than keep the forward's casts: in bfloat16 they would be two more
+        # (batch, labels, tokens) tensors held until the backward pass (16 x 8,921 x 2,500: 1.4 GB).
+        p_self, p_label = tf.cast(a_self, h.dtype), tf.cast(a_label, h.dtype)
         ds_self = _softmax_backward(a_self, tf.cast(tf.matmul(d_self, h, transpose_b=True), tf.float32))
         ds_label = _softmax_backward(a_label, tf.cast(tf.matmul(d_label, h, transpose_b=True), tf.float32))
         ds_self, ds_label = tf.cast(ds_self, h.dtype), tf.cast(ds_label, h.dtype)  # (B, c, n)
@@ -88,7 +92,7 @@ def _chunk_views(h, z, w_b, queries, keep):
         d_queries = tf.einsum("bln,bnh->lh", ds_label, h)
         return d_h, d_z, d_w_b, d_queries, tf.zeros_like(keep)
 
-    return (tf.matmul(p_self, h), tf.matmul(p_label, h)), grad
+    return forward, grad
 
 
 @keras.saving.register_keras_serializable(package="jlan_tf")
