@@ -39,8 +39,9 @@ def word2vec_epochs_for(train_tokens: int, vocab_size: int) -> int:
 # Training tokens from which word2vec runs on every core (at most WORD2VEC_MAX_WORKERS threads).
 # Below it (CodiEsp, MIMIC-III-50: 12M tokens) one thread, so that preparing twice gives the
 # same bytes; above it (MIMIC-III-full: 72M tokens, MIMIC-IV: 165M) word2vec is the longest
-# part of preparation, and two threads on 2 cores train it 1.7x faster (17.6M tokens, one epoch:
-# 32.5 s -> 19.1 s), with vectors that differ from run to run.
+# part of preparation, and two threads on 2 cores train it 1.6x faster (the scale check's word2vec
+# stage at MIMIC-III-full's shape: 545 s -> 350 s, docs/scale.md), with vectors that differ from
+# run to run.
 WORD2VEC_PARALLEL_TOKENS = 20_000_000
 WORD2VEC_MAX_WORKERS = 8
 
