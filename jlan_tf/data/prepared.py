@@ -1,6 +1,7 @@
 """The prepared dataset: the one format every adapter writes and everything after reads.
 
-A prepared folder holds (all plain files, so preparing twice gives identical bytes):
+A prepared folder holds (all plain files, so preparing twice gives identical bytes, except
+the word vectors of a corpus large enough for word2vec to run on several threads):
 
 - ``meta.json``: source, settings, counts, warnings and the SHA-256 of every other file;
 - ``labels.tsv``: ``code<TAB>description<TAB>train_count``, one label a row, in label order;
