@@ -342,3 +342,18 @@ def test_only_seeds_trains_and_writes_no_partial_report(monkeypatch):
     assert done.value.code == 0 and trained == [("A", 1), ("B", 1), ("A", 3), ("B", 3)]
     args.report_only = True
     assert _common.run_all(args, {"A": []}) == {"A": [{}, {}]}
+
+
+def test_description_coverage_counts_the_description_words_the_vocabulary_knows(small_synthetic):
+    from jlan_tf.data.prepared import load_prepared
+    from jlan_tf.tokenization import tokenize
+
+    figures = load("description_coverage").coverage(str(small_synthetic))
+    data = load_prepared(small_synthetic)
+    words = set(data.vocab.tokens)
+    first = tokenize(data.descriptions[0])
+    assert 0.0 < figures["description_tokens_known"] <= 1.0 and figures["labels"] == data.num_labels
+    assert figures["labels_with_a_known_word"] >= (1 / data.num_labels if any(t in words for t in first) else 0.0)
+    everything = sum(len(tokenize(d)) for d in data.descriptions)
+    known = sum(t in words for d in data.descriptions for t in tokenize(d))
+    assert figures["description_tokens_known"] == pytest.approx(known / everything)
