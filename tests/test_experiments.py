@@ -344,16 +344,15 @@ def test_only_seeds_trains_and_writes_no_partial_report(monkeypatch):
     assert _common.run_all(args, {"A": []}) == {"A": [{}, {}]}
 
 
-def test_description_coverage_counts_the_description_words_the_vocabulary_knows(small_synthetic):
-    from jlan_tf.data.prepared import load_prepared
-    from jlan_tf.tokenization import tokenize
+def test_description_coverage_counts_the_description_words_the_vocabulary_knows(tmp_path):
+    from jlan_tf.data import Document, write_prepared
 
-    figures = load("description_coverage").coverage(str(small_synthetic))
-    data = load_prepared(small_synthetic)
-    words = set(data.vocab.tokens)
-    first = tokenize(data.descriptions[0])
-    assert 0.0 < figures["description_tokens_known"] <= 1.0 and figures["labels"] == data.num_labels
-    assert figures["labels_with_a_known_word"] >= (1 / data.num_labels if any(t in words for t in first) else 0.0)
-    everything = sum(len(tokenize(d)) for d in data.descriptions)
-    known = sum(t in words for d in data.descriptions for t in tokenize(d))
-    assert figures["description_tokens_known"] == pytest.approx(known / everything)
+    train = [Document(f"t{i}", f"fever and cough {i}", ["a", "b"]) for i in range(4)]
+    folder = write_prepared(tmp_path / "p", source="unit", settings={}, splits={"train": train, "dev": [], "test": []},
+                            descriptions={"a": "Fever, cough", "b": "Fiebre y tos"}, embedding_dim=4,
+                            word2vec_epochs=1)
+    figures = load("description_coverage").coverage(str(folder))
+    # "fever" and "cough" are vocabulary words, "fiebre", "y" and "tos" are not: 2 tokens of 5, 1 code of 2.
+    assert figures["labels"] == 2
+    assert figures["description_tokens_known"] == pytest.approx(2 / 5)
+    assert figures["labels_with_a_known_word"] == pytest.approx(1 / 2)
