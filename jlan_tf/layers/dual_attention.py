@@ -1,4 +1,5 @@
 import contextlib
+import functools
 import threading
 
 import keras
@@ -23,8 +24,10 @@ def views_only():
         _VIEWS_ONLY.on = before
 
 
+@functools.cache
 def native_bfloat16() -> bool:
-    """Whether this machine's CPU multiplies bfloat16 matrices natively (AVX512_BF16 or AMX)."""
+    """Whether this machine's CPU multiplies bfloat16 matrices natively (AVX512_BF16 or AMX);
+    read once per process (``resolve_chunk_dtype`` asks at every traced or eager training call)."""
     try:
         with open("/proc/cpuinfo") as f:
             flags = next((line for line in f if line.startswith("flags")), "").split()
