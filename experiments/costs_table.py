@@ -63,12 +63,10 @@ def _growth(small: dict, large: dict) -> list[str]:
     def ratio(key):
         return key(large) / key(small)
 
-    train, dev = (lambda r: r["notes"]["train"]), (lambda r: r["notes"]["dev"])
-    tokens = lambda r: r["notes"]["train"] * r["mean_tokens"]
     grows = {"prepare": ("every note's tokens", lambda r: sum(r["notes"].values()) * r["mean_tokens"]),
-             "word2vec": ("training tokens", tokens),
-             "lexical": ("training notes x codes", lambda r: train(r) * r["labels"]),
-             "evaluate_dev": ("dev notes x codes", lambda r: dev(r) * r["labels"]),
+             "word2vec": ("training tokens", lambda r: r["notes"]["train"] * r["mean_tokens"]),
+             "lexical": ("training notes x codes", lambda r: r["notes"]["train"] * r["labels"]),
+             "evaluate_dev": ("dev notes x codes", lambda r: r["notes"]["dev"] * r["labels"]),
              "export": ("parameters", lambda r: r["savedmodel_mb"])}
     lines = ["", f"{large['shape']} against {small['shape']}, stage by stage (the budget: twice at most):", "",
              "| stage | time ratio | grows with | its ratio |", "|---|---|---|---|"]
