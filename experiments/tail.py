@@ -24,6 +24,8 @@ AS_SHIPPED = ["train.epochs=20", "train.patience=5", "train.select_on=map"]  # t
 VARIANTS = {
     "network": ["model.lexical_output=false"],
     "default": [],
+    # The ICD hierarchy: each code's output weights borrow a vector shared with its siblings.
+    "network+parent": ["model.lexical_output=false", "study.output_parent_scorer=true"],
 }
 
 

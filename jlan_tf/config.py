@@ -92,6 +92,7 @@ class StudyConfig:
     fusion_scale: float = 2.0       # joint: V = scale * (a' M_s + b' M_l); 2 = the plain sum at init (paper: 1)
     fusion_label_bias: bool = True  # joint: per-label gate biases (the paper: one per view)
     output_shared_scorer: bool = False  # label weights = a shared vector + per-label offsets from 0 (long tails)
+    output_parent_scorer: bool = False  # label weights + a vector shared by the codes of one parent (ICD hierarchy)
     lexical_scale: float = 10.0     # the TF-IDF part's multiplier (a learning-rate multiplier: layers.LexicalOutput)
     lexical_init: str = "lr"        # lr (TF-IDF + LR's fit on the training split) | zeros (learned from 0 with the rest)
     lexical_trainable: bool = False  # False: the TF-IDF part keeps its starting weights (with lr: a stacked model)

@@ -229,7 +229,7 @@ def build_jlan(config: Config, embeddings: np.ndarray, num_labels: int,
             ``study.prior_bias`` the output biases start at their log-odds, so training does
             not spend its first hundreds of steps learning how common each code is.
         label_parents: per label, the index of its parent code (``baselines.code_parents``);
-            needed by ``jointlaat``, ignored by the others.
+            needed by ``jointlaat`` and by ``study.output_parent_scorer``, ignored otherwise.
         word_idf: (vocab,) the idf of each word in the training split (scikit-learn's smooth
             idf); needed with ``model.lexical_output``, whose TF-IDF scores are added to the
             logits (``LexicalOutput``).
@@ -241,15 +241,18 @@ def build_jlan(config: Config, embeddings: np.ndarray, num_labels: int,
             False keeps them (a network that learns what the linear model misses).
     """
     m = config.model
-    if m.arch == "jointlaat" and label_parents is None:
-        raise ValueError("model.arch=jointlaat needs label_parents (baselines.code_parents of the codes)")
-    label_parents = list(label_parents) if m.arch == "jointlaat" else None
+    parent_scorer = m.arch == "jlan" and config.study.output_parent_scorer
+    if (m.arch == "jointlaat" or parent_scorer) and label_parents is None:
+        raise ValueError("model.arch=jointlaat and study.output_parent_scorer need label_parents "
+                         "(baselines.code_parents of the codes)")
+    label_parents = list(label_parents) if m.arch == "jointlaat" or parent_scorer else None
     vocab_size, dim = embeddings.shape
     tokens = keras.Input(shape=(None,), dtype="int32", name="tokens")
     embedding = keras.layers.Embedding(vocab_size, dim, mask_zero=True, trainable=m.train_embeddings, name="embedding")
     x = keras.layers.Dropout(m.embedding_dropout, name="embedding_dropout")(embedding(tokens))  # (B, T, e)
     if m.arch == "jlan":
-        outputs, attention = _jlan_outputs(config, x, num_labels, dim)
+        num_parents = max(label_parents) + 1 if parent_scorer else 0
+        outputs, attention = _jlan_outputs(config, x, num_labels, dim, num_parents)
     else:
         from jlan_tf.baselines import baseline_outputs
 
@@ -265,6 +268,8 @@ def build_jlan(config: Config, embeddings: np.ndarray, num_labels: int,
         lexical.set_idf(np.asarray(word_idf, np.float32))
     _initialise_outputs(model, config, label_priors, label_parents, lexical_weights)
     output = model.get_layer("output")
+    if output.num_parents:
+        output.set_parents(label_parents)
     needs_descriptions = [output] if output.description_scorer else []
     if attention is not None and m.label_queries == "description":
         needs_descriptions.append(attention)
@@ -302,7 +307,7 @@ def _initialise_outputs(model: JLANModel, config: Config, label_priors, label_pa
     if config.study.prior_bias and label_priors is not None:
         p = np.clip(np.asarray(label_priors, np.float64), 1e-4, 1 - 1e-4)
         output.label_bias.assign(np.log(p / (1 - p)).astype(np.float32))
-        if label_parents is not None:  # a parent's frequency as if its codes were independent
+        if config.model.arch == "jointlaat":  # a parent's frequency as if its codes were independent
             absent = np.ones(max(label_parents) + 1)
             np.multiply.at(absent, label_parents, 1 - p)
             q = np.clip(1 - absent, 1e-4, 1 - 1e-4)
@@ -318,7 +323,7 @@ def _initialise_outputs(model: JLANModel, config: Config, label_priors, label_pa
         output.label_bias.assign(np.where(np.isnan(bias), output.label_bias.numpy(), bias).astype(np.float32))
 
 
-def _jlan_outputs(config: Config, x, num_labels: int, dim: int):
+def _jlan_outputs(config: Config, x, num_labels: int, dim: int, num_parents: int = 0):
     """JLAN's graph from the embedded tokens: (the outputs dict, the DualAttention layer)."""
     m, study = config.model, config.study
     for block in range(m.residual_blocks):
@@ -336,6 +341,7 @@ def _jlan_outputs(config: Config, x, num_labels: int, dim: int):
                                     dtype="float32", name="joint_fusion")((m_self, m_label))
     logits = LabelWiseOutput(num_labels, m.output_hidden_dim, shared_scorer=study.output_shared_scorer,
                              description_scorer=m.output_description_scorer, description_dim=dim,
+                             num_parents=num_parents,
                              dtype="float32", name="output")(v)                  # (B, L)
     return {"logits": logits, "self_attention": a_self, "label_attention": a_label,
             "fusion_weights": fusion_weights}, attention

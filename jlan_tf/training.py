@@ -119,7 +119,8 @@ def new_model(data: PreparedDataset, config: Config):
     if config.train.evidence_weight > 0 and 0 < config.model.attention_chunk < data.num_labels:
         raise ValueError("train.evidence_weight needs the attention maps in training; model.attention_chunk computes "
                          "none there: set model.attention_chunk=0")
-    parents = code_parents(data.codes)[1] if config.model.arch == "jointlaat" else None
+    hierarchy = config.model.arch == "jointlaat" or config.study.output_parent_scorer
+    parents = code_parents(data.codes)[1] if hierarchy else None
     model = build_jlan(config, data.embeddings, data.num_labels, descriptions,
                        label_priors=data.train_counts / max(1, len(data.splits["train"])), label_parents=parents,
                        **lexical_inputs(data, config))

@@ -68,6 +68,7 @@ def _version_1(**model):
     saved = Config().to_dict()
     del saved["version"]
     study = saved.pop("study")
+    del study["output_parent_scorer"]  # newer than version 1
     for name in ("stop_epoch", "drop_rank", "drop_rounding", "rare_code_notes", "optimizer"):
         saved["train"][name] = study.pop(name)
     saved["model"].update(study, **model)

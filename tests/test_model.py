@@ -24,7 +24,7 @@ def tiny_config(**changes) -> Config:
 
 
 TINY = tiny_config()
-BUILD_ARGS = ("label_priors", "word_idf", "lexical_weights")
+BUILD_ARGS = ("label_priors", "word_idf", "lexical_weights", "label_parents")
 VOCAB, DIM, LABELS = 40, 6, 5
 
 
@@ -184,6 +184,31 @@ def test_borrowing_scorers_start_from_what_they_borrow_and_reload(tmp_path, scor
     model.save(tmp_path / "jlan.keras")
     loaded = keras.models.load_model(tmp_path / "jlan.keras")
     assert getattr(loaded.get_layer("output"), scorer.removeprefix("output_"))
+    np.testing.assert_array_equal(model.predict(x, verbose=0), loaded.predict(x, verbose=0))
+
+
+def test_parent_scorer_shares_a_vector_among_siblings_and_reloads(tmp_path):
+    config = tiny_config(output_parent_scorer=True)
+    with pytest.raises(ValueError, match="label_parents"):
+        tiny_model(config=config)
+    parents = [0, 0, 1, 2, 1]
+    model = tiny_model(config=config, label_parents=parents)
+    output = model.get_layer("output")
+    np.testing.assert_array_equal(output.parents.numpy(), parents)
+    np.testing.assert_array_equal(output.parent_weights.numpy(), 0.0)  # beside the description scorer
+    model.compile(optimizer=keras.optimizers.Adam(1e-2))
+    x, y = tiny_batch()
+    model.fit(tf.data.Dataset.from_tensors((x, y)).repeat(3), epochs=1, verbose=0)
+    shared = output.parent_weights.numpy()
+    assert np.abs(shared).max() > 0
+    # W_j = E_j + d_j P + G_parent(j): siblings borrow the same parent vector, other codes another.
+    expected = (output.label_weights.numpy() + output.descriptions.numpy() @ output.description_projection.numpy()
+                + shared[parents])
+    np.testing.assert_allclose(output.label_weight_matrix().numpy(), expected, rtol=1e-5, atol=1e-6)
+    model.save(tmp_path / "jlan.keras")
+    loaded = keras.models.load_model(tmp_path / "jlan.keras")
+    assert loaded.get_layer("output").num_parents == 3
+    np.testing.assert_array_equal(loaded.get_layer("output").parents.numpy(), parents)
     np.testing.assert_array_equal(model.predict(x, verbose=0), loaded.predict(x, verbose=0))
 
 

@@ -1,4 +1,5 @@
 import keras
+import numpy as np
 from keras import ops
 
 
@@ -21,6 +22,10 @@ class LabelWiseOutput(keras.layers.Layer):
       after the layer is built, each row scaled to unit length; small random values until
       then) and `P` a learned projection: codes with similar descriptions start with similar
       scorers (`model.output_description_scorer`). Both together: `W_j = w + d_j P + E_j`.
+    - `num_parents` = N > 0: `W_j = ... + G_{p(j)} + E_j`, one learned vector per parent code
+      (the ICD hierarchy: a code's category), shared by its siblings (`study.output_parent_scorer`;
+      the index `p` is set with `set_parents` after the layer is built, every code under
+      parent 0 until then). `G` starts at 0 when another term is borrowed, else at random.
 
     Args:
         num_labels: int. Number of labels.
@@ -29,6 +34,7 @@ class LabelWiseOutput(keras.layers.Layer):
         shared_scorer: bool. Add a shared weight vector (above).
         description_scorer: bool. Add a projection of the description embeddings (above).
         description_dim: int. Width of the description embeddings (the word-vector size).
+        num_parents: int. Number of parent codes for a parent scorer (above); 0 leaves it out.
         **kwargs: other keyword arguments for `keras.layers.Layer`.
 
     Call arguments:
@@ -44,8 +50,9 @@ class LabelWiseOutput(keras.layers.Layer):
     """
 
     def __init__(self, num_labels, hidden_dim=256, activation="tanh", shared_scorer=False, description_scorer=False,
-                 description_dim=100, **kwargs):
+                 description_dim=100, num_parents=0, **kwargs):
         super().__init__(**kwargs)
+        self.num_parents = num_parents
         self.num_labels = num_labels
         self.hidden_dim = hidden_dim
         self.shared_scorer = shared_scorer
@@ -61,7 +68,7 @@ class LabelWiseOutput(keras.layers.Layer):
                                              dtype=self.dtype_policy)
             self.shared.build(input_shape)
             features = self.hidden_dim
-        borrowed = self.shared_scorer or self.description_scorer
+        borrowed = self.shared_scorer or self.description_scorer or self.num_parents > 0
         self.label_weights = self.add_weight(name="label_weights", shape=(self.num_labels, features),
                                              initializer="zeros" if borrowed else "glorot_uniform")
         self.scorer = None
@@ -74,6 +81,13 @@ class LabelWiseOutput(keras.layers.Layer):
             self.description_projection = self.add_weight(name="description_projection",
                                                           shape=(self.description_dim, features),
                                                           initializer="glorot_uniform")
+        self.parents = self.parent_weights = None
+        if self.num_parents:
+            self.parents = self.add_weight(name="parents", shape=(self.num_labels,), dtype="int32",
+                                           initializer="zeros", trainable=False)
+            alone = not (self.shared_scorer or self.description_scorer)
+            self.parent_weights = self.add_weight(name="parent_weights", shape=(self.num_parents, features),
+                                                  initializer="glorot_uniform" if alone else "zeros")
         self.label_bias = self.add_weight(name="label_bias", shape=(self.num_labels,), initializer="zeros")
 
     def set_descriptions(self, matrix):
@@ -83,6 +97,15 @@ class LabelWiseOutput(keras.layers.Layer):
         norms = ops.sqrt(ops.sum(ops.square(matrix), axis=-1, keepdims=True))
         self.descriptions.assign(matrix / ops.maximum(norms, 1e-12))
 
+    def set_parents(self, parents):
+        """Sets each label's parent index (labels,), each in [0, num_parents)."""
+        parents = np.asarray(parents, np.int64)
+        if parents.shape != (self.num_labels,) or parents.min(initial=0) < 0 or \
+                parents.max(initial=0) >= self.num_parents:
+            raise ValueError(f"set_parents needs {self.num_labels} indices in [0, {self.num_parents}); "
+                             f"got shape {parents.shape}, range [{parents.min(initial=0)}, {parents.max(initial=0)}]")
+        self.parents.assign(parents.astype(np.int32))
+
     def label_weight_matrix(self):
         """`W` (labels, features): the label's own part plus what it borrows."""
         weights = self.label_weights
@@ -90,6 +113,8 @@ class LabelWiseOutput(keras.layers.Layer):
             weights = weights + self.scorer
         if self.descriptions is not None:
             weights = weights + ops.matmul(self.descriptions, self.description_projection)
+        if self.parents is not None:
+            weights = weights + ops.take(self.parent_weights, self.parents, axis=0)
         return weights
 
     def call(self, inputs, labels=None):
@@ -108,5 +133,6 @@ class LabelWiseOutput(keras.layers.Layer):
         config = super().get_config()
         config.update(num_labels=self.num_labels, hidden_dim=self.hidden_dim,
                       activation=keras.activations.serialize(self.activation), shared_scorer=self.shared_scorer,
-                      description_scorer=self.description_scorer, description_dim=self.description_dim)
+                      description_scorer=self.description_scorer, description_dim=self.description_dim,
+                      num_parents=self.num_parents)
         return config
