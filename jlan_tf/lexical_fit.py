@@ -24,7 +24,6 @@ import dataclasses
 import hashlib
 import json
 import logging
-import os
 import time
 from pathlib import Path
 
@@ -111,12 +110,12 @@ def _training_candidates(data: PreparedDataset, words_per_label: int):
 def fit_sparse_lr(data: PreparedDataset, words_per_label: int, c: float = 10.0, seed: int = 0,
                   n_jobs: int | None = None) -> SparseLR:
     """Fits the K-words-per-code TF-IDF + LR on the training split (on ``n_jobs`` processes,
-    default every core)."""
-    from joblib import Parallel, delayed
+    default every core this process may use: ``joblib.cpu_count``)."""
+    from joblib import Parallel, cpu_count, delayed
 
     from jlan_tf.memory import check_fits, lexical_fit_bytes
 
-    n_jobs = n_jobs or os.cpu_count() or 1
+    n_jobs = n_jobs or cpu_count()
     train = data.splits["train"]
     check_fits(lexical_fit_bytes(len(train.tokens), data.num_labels, words_per_label, n_jobs),
                "the TF-IDF part's fit", "--set model.lexical_words=N with a smaller N, or "

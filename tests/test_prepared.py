@@ -130,14 +130,12 @@ def test_word2vec_epochs_grow_on_small_corpora(tmp_path):
 
 
 def test_word2vec_runs_on_every_core_only_on_a_large_corpus(monkeypatch):
-    import os
-
     from jlan_tf.data import word2vec
 
-    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(32)), raising=False)
+    monkeypatch.setattr(word2vec.joblib, "cpu_count", lambda: 32)
     assert word2vec.word2vec_workers_for(12_000_000) == 1   # MIMIC-III-50 sized: one thread, the same bytes
     assert word2vec.word2vec_workers_for(72_000_000) == 8   # MIMIC-III-full sized: every core, at most 8
-    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.setattr(word2vec.joblib, "cpu_count", lambda: 2)
     assert word2vec.word2vec_workers_for(165_000_000) == 2
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import zlib
 from pathlib import Path
 from typing import Mapping
 
+import joblib
 import numpy as np
 
 from jlan_tf.data.documents import Split
@@ -47,11 +47,11 @@ WORD2VEC_MAX_WORKERS = 8
 
 
 def word2vec_workers_for(train_tokens: int) -> int:
-    """1 below ``WORD2VEC_PARALLEL_TOKENS`` training tokens, else every core (at most 8)."""
+    """1 below ``WORD2VEC_PARALLEL_TOKENS`` training tokens, else every core this process may use
+    (``joblib.cpu_count``: CPU affinity and container quotas, as the TF-IDF fit counts them), at most 8."""
     if train_tokens < WORD2VEC_PARALLEL_TOKENS:
         return 1
-    return max(1, min(WORD2VEC_MAX_WORKERS, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-                      else os.cpu_count() or 1))
+    return max(1, min(WORD2VEC_MAX_WORKERS, joblib.cpu_count()))
 
 
 def train_word2vec(vocab: Vocabulary, split: Split, dim: int, epochs: int, seed: int, workers: int = 1):
