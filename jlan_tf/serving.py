@@ -259,16 +259,26 @@ def export_model(model: keras.Model, vocab_path: Path, labels_path: Path, max_to
 
 
 def export_run(run_dir: str | Path, out: str | Path | None = None, version: int | None = None,
-               top_k: int = 10, candidates: int = 0) -> Path:
+               top_k: int = 10, candidates: int | str = "auto") -> Path:
     """Exports a finished run to ``out/version/`` (default ``saved_models/<run name>/<next free version>/``),
-    its codes' yes/no (``top_coded``) at the threshold tuned on its dev split."""
+    its codes' yes/no (``top_coded``) at the threshold tuned on its dev split. ``candidates``:
+    ``"auto"`` serves the count training chose on dev (metrics.json's ``"candidates"``; every
+    code where it chose none, the run has no choice, or ``top_k`` exceeds what it measured), an
+    integer that count (0: every code)."""
     run = RunFolder(run_dir)
     missing = run.missing_export_assets()
     if missing:
         raise FileNotFoundError(f"{missing[0]}: missing; is {run.path} a finished training run?")
-    dev = run.read("metrics").get("dev", {}) if run.metrics.exists() else {}
+    metrics = run.read("metrics") if run.metrics.exists() else {}
+    dev = metrics.get("dev", {})
     threshold = dev.get("threshold", 0.5)
     log.info("top codes at or above %.2f are marked coded (%s)", threshold,
              "the threshold tuned on dev" if "threshold" in dev else "the run has no dev threshold")
+    if candidates == "auto":
+        choice = metrics.get("candidates", {})
+        candidates = choice.get("chosen", 0) if top_k <= choice.get("top_k", 0) else 0
+        if choice:
+            log.info("candidates: %d (chosen on dev for the top %d codes; 0 = every code)%s", candidates,
+                     choice["top_k"], "" if top_k <= choice["top_k"] else f": not for --top-k {top_k}")
     return export_model(keras.models.load_model(run.model), run.vocab, run.labels, run.read("tokenizer")["max_tokens"],
                         Path(out) if out else Path("saved_models") / run.name, version, top_k, threshold, candidates)

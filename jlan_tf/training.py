@@ -21,6 +21,7 @@ from jlan_tf.lexical_fit import lexical_inputs
 from jlan_tf import metrics as metric_fns
 from jlan_tf.codiesp_task import add_official_map
 from jlan_tf.baselines import code_parents
+from jlan_tf.candidates import choose_count, first_stage_scores, suggested_candidates
 from jlan_tf.config import Config
 from jlan_tf.data.pipeline import eval_order, make_dataset
 from jlan_tf.data.prepared import PreparedDataset
@@ -312,6 +313,12 @@ def evaluate(model, data: PreparedDataset, config: Config, state: dict) -> tuple
         "test": add_official_map(metric_fns.all_metrics(test_true, test_scores, threshold), data, "test", test_scores),
         "epochs": state["epochs"],
     }
+    if suggested_candidates(model):  # thousands of codes: what the export's candidates keep, on dev
+        first_stage = first_stage_scores(model, data, "dev", batch)
+        result["candidates"] = choose_count(dev_scores, first_stage, dev_true, threshold)
+        log.info("serving candidates: %d (0 = every code), keeping %s of what the exact model serves on dev",
+                 result["candidates"]["chosen"], {c: round(m["agreement"], 4)
+                                                  for c, m in result["candidates"]["by_count"].items()})
     if data.has_clean_labels:  # the synthetic corpus: also score against the noise-free labels
         result["test_clean"] = metric_fns.all_metrics(data.splits["test"].multi_hot(data.num_labels, clean=True),
                                                       test_scores, threshold)

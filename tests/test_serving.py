@@ -372,3 +372,32 @@ def test_candidates_serve_the_models_probabilities_on_each_notes_candidates(expo
         got = served(text=tf.constant(notes))["probabilities"].numpy()
         np.testing.assert_allclose(got, expected, atol=1e-5)
         assert ((got > 0).sum(axis=1) == 3).all()
+
+
+def test_training_chooses_the_candidates_on_dev_and_the_export_serves_them(exported, small_synthetic, tmp_path,
+                                                                          monkeypatch):
+    import keras
+
+    from jlan_tf import candidates, training
+    from jlan_tf.candidates import choose_count, first_stage_scores
+
+    run, _ = exported
+    data, model = load_prepared(small_synthetic), keras.models.load_model(run / "model.keras")
+    config = Config().apply_overrides(TINY)
+    assert "candidates" not in training.evaluate(model, data, config, {"best_epoch": 1, "epochs": []})[0]
+    monkeypatch.setattr(training, "suggested_candidates", lambda m: 1024)  # as if it had thousands of codes
+    monkeypatch.setattr(candidates, "AUTO_COUNTS", (2, 4, 8, 10_000))
+    result, predictions = training.evaluate(model, data, config, {"best_epoch": 1, "epochs": []})
+    scores, y_true = predictions["dev"]
+    expected = choose_count(scores, first_stage_scores(model, data, "dev", 64), y_true, result["dev"]["threshold"])
+    assert result["candidates"] == expected and list(expected["by_count"]) == [2, 4, 8]  # those below the codes
+    # The export serves what metrics.json says, and every code for more top codes than were measured.
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    metrics = json.loads((copy / "metrics.json").read_text())
+    metrics["candidates"] = {"chosen": 3, "top_k": 5}
+    (copy / "metrics.json").write_text(json.dumps(metrics))
+    for top_k, nonzero in ((5, 3), (6, data.num_labels)):
+        path = export_run(copy, out=tmp_path / f"auto{top_k}", top_k=top_k)
+        got = tf.saved_model.load(str(path)).signatures["serving_default"](text=tf.constant(NOTES))["probabilities"]
+        assert ((got.numpy() > 0).sum(axis=1) == nonzero).all()

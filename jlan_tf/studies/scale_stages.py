@@ -133,9 +133,12 @@ def train_steps(work: Path, options: dict, sampler: MemorySampler) -> dict:
 
 
 def evaluate_dev(work: Path, options: dict, sampler: MemorySampler) -> dict:
+    """The dev split through the model, its metrics, and (thousands of codes) the serving
+    candidates training would choose there (``candidates.choose_count``; the export serves them)."""
     import keras
 
     from jlan_tf import metrics
+    from jlan_tf.candidates import choose_count, first_stage_scores, suggested_candidates
     from jlan_tf.data.prepared import load_prepared
     from jlan_tf.training import predict_split
 
@@ -143,9 +146,16 @@ def evaluate_dev(work: Path, options: dict, sampler: MemorySampler) -> dict:
     start = time.perf_counter()
     model = keras.models.load_model(work / "run" / "model.keras")
     scores, y_true = predict_split(model, data, "dev", config.data.eval_batch_size)
-    result = metrics.all_metrics(y_true, scores, metrics.tune_threshold(y_true, scores))
+    threshold = metrics.tune_threshold(y_true, scores)
+    result = metrics.all_metrics(y_true, scores, threshold)
+    choice = None
+    if suggested_candidates(model):
+        first_stage = first_stage_scores(model, data, "dev", config.data.eval_batch_size)
+        choice = choose_count(scores, first_stage, y_true, threshold)
+    (work / "candidates.json").write_text(json.dumps(choice))
     return {"stages": {"evaluate_dev": {"seconds": time.perf_counter() - start, "notes": len(y_true),
-                                        "dev_map": result["map"]}}}
+                                        "dev_map": result["map"]}},
+            **({"report": {"candidates_chosen_on_dev": choice}} if choice else {})}
 
 
 def export(work: Path, options: dict, sampler: MemorySampler) -> dict:
@@ -163,12 +173,17 @@ def export(work: Path, options: dict, sampler: MemorySampler) -> dict:
                           work / "export" / "full", version=1)
     size = disk_mb(target)
     seconds = time.perf_counter() - start
-    candidates = suggested_candidates(model)
-    if candidates:  # the same model on first-stage candidates: its latency is measured beside the default's
+    # The same model on first-stage candidates, its latency measured beside every code's: the
+    # count chosen on dev (what the default export serves), else SUGGESTED_CANDIDATES as an option.
+    chosen = work / "candidates.json"
+    choice = json.loads(chosen.read_text()) if chosen.exists() else None
+    candidates = (choice or {}).get("chosen") or suggested_candidates(model)
+    if candidates:
         export_model(model, prepared / "vocab.txt", prepared / "labels.tsv", config.data.max_tokens,
                      work / "export" / "candidates", version=1, candidates=candidates)
     return {"stages": {"export": {"seconds": seconds, "disk_mb": size}},
-            "report": {"savedmodel_dir": str(target), "savedmodel_mb": size, "serve_candidates": candidates}}
+            "report": {"savedmodel_dir": str(target), "savedmodel_mb": size, "serve_candidates": candidates,
+                       "serve_candidates_by_default": bool((choice or {}).get("chosen"))}}
 
 
 def _latencies(path: Path, notes: list[str]) -> list[float]:
