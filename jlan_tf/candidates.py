@@ -40,7 +40,7 @@ SUGGESTED_CANDIDATES = 1024
 # count that keeps AUTO_AGREEMENT of the codes the exact model serves (its AUTO_TOP_K top codes,
 # jlan-export's default --top-k, and those at or above the dev threshold).
 AUTO_COUNTS = (256, 512, 1024, 2048)
-AUTO_AGREEMENT = 0.99
+AUTO_AGREEMENT = 0.995
 AUTO_TOP_K = 10
 
 

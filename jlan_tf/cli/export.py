@@ -26,7 +26,7 @@ def main(argv=None) -> int:
     parser.add_argument("--candidates", type=_candidates, default="auto",
                         help="serving_default runs the network on each note's N likeliest codes by the TF-IDF part "
                              "(the others get probability 0): faster with thousands of codes; auto (default): the N "
-                             "training chose on dev (every code below 4,097 codes or where no N kept 99 %% of what "
+                             "training chose on dev (every code below 4,097 codes or where no N kept 99.5 %% of what "
                              "the exact model serves); 0 = every code (see docs/serving.md)")
     logs.add_arguments(parser)
     args = parser.parse_args(argv)
