@@ -401,3 +401,25 @@ def test_training_chooses_the_candidates_on_dev_and_the_export_serves_them(expor
         path = export_run(copy, out=tmp_path / f"auto{top_k}", top_k=top_k)
         got = tf.saved_model.load(str(path)).signatures["serving_default"](text=tf.constant(NOTES))["probabilities"]
         assert ((got.numpy() > 0).sum(axis=1) == nonzero).all()
+
+
+def test_candidates_recall_measures_a_trained_run(exported, small_synthetic, tmp_path):
+    from scripts import load
+
+    run = tmp_path / "run"
+    shutil.copytree(exported[0], run)
+    (run / "data.json").write_text(json.dumps({"path": str(small_synthetic)}))  # as jlan-train writes it
+    out = tmp_path / "trained.json"
+    # --counts-of 2048: the largest count tried is every code, the others an eighth to a half of them.
+    assert load("candidates_recall").main(["--run", str(run), "--counts-of", "2048", "--out", str(out)]) == 0
+    (one,) = json.loads(out.read_text())["runs"]
+    labels = one["labels"]
+    assert [int(n) for n in one["splits"]["dev"]["at"]] == [round(labels * f) for f in (1 / 8, 1 / 4, 1 / 2, 1)]
+    for split in ("dev", "test"):
+        block = one["splits"][split]
+        at = list(block["at"].values())
+        assert all(0 <= m["agreement"] <= 1 and 0 <= m["gold_recall"] <= 1 for m in at)
+        assert [m["agreement"] for m in at] == sorted(m["agreement"] for m in at)  # more candidates, more kept
+        assert at[-1]["agreement"] == at[-1]["gold_recall"] == 1.0 and at[-1]["map"] == block["map_every_code"]
+    chosen = next(int(n) for n, m in one["splits"]["dev"]["at"].items() if m["agreement"] >= 0.995)
+    assert one["chosen_on_dev"] == chosen
