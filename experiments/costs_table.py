@@ -47,7 +47,7 @@ def _cells(report) -> dict[str, str]:
         "epoch (estimate)": f"{report['epoch_seconds_estimate'] / 3600:.1f} h",
         "checkpoint": f"{report['checkpoint_mb']:.0f} MB", "SavedModel": f"{report['savedmodel_mb']:.0f} MB",
         "serving one 2,500-word note, p50 / p95": f"{report['serve_p50_ms']:.0f} / {report['serve_p95_ms']:.0f} ms",
-        "the same on first-stage candidates (jlan-export --candidates)":
+        "the same on first-stage candidates (served by default where the run's dev split allows that many)":
             f"{report['serve_p50_ms_candidates']:.0f} ms ({report['serve_candidates']:,} codes)"
             if "serve_p50_ms_candidates" in report else "not measured (few codes)",
         "the same, a 50-code model (same run)": f"{report['serve_p50_ms_top50']:.0f} ms",
