@@ -133,9 +133,9 @@ def choose_count(exact: np.ndarray, first_stage: np.ndarray, labels: np.ndarray,
                  counts=None, needed: float = AUTO_AGREEMENT, top_k: int = AUTO_TOP_K) -> dict:
     """The candidates a run's export serves, measured on its dev split: ``exact`` (N, L) the
     model's probabilities, ``first_stage`` (N, L) its first-stage scores, ``labels`` (N, L) the
-    gold codes; ``counts`` default ``AUTO_COUNTS``. Returns metrics.json's ``"candidates"``: ``{"chosen": the smallest count whose
-    agreement reaches needed (0: none, every code), "top_k", "threshold", "needed",
-    "by_count": {count: {"agreement", "gold_recall"}}}``."""
+    gold codes; ``counts`` default ``AUTO_COUNTS``. Returns metrics.json's ``"candidates"``:
+    ``{"chosen": the smallest count whose agreement reaches needed (0: none, every code),
+    "top_k", "threshold", "needed", "by_count": {count: {"agreement", "gold_recall"}}}``."""
     by_count = {int(c): {"agreement": agreement(exact, first_stage, c, top_k, threshold),
                          "gold_recall": first_stage_recall(labels, first_stage, c)}
                 for c in (AUTO_COUNTS if counts is None else counts) if c < exact.shape[1]}
