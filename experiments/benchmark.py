@@ -19,7 +19,11 @@ and reports the pair with the median ratio, and every pair's ratio.
 `--what serve` exports the model as the TF Serving SavedModel (jlan_tf.serving.export_run),
 loads it with TensorFlow and reports the `serving_default` latency for one note of
 `--tokens` words (p50/p95 over `--requests` calls) and the batched throughput (notes/s in
-batches of `--batch`), raw text in, codes out: tokenization included.
+batches of `--batch`), raw text in, codes out: tokenization included; `--candidates N` exports
+it to score each note's N first-stage codes only (`jlan_tf.candidates`).
+
+`--layers-calls` (infer, serve) scores with the layers' own calls instead of
+`jlan_tf.projected_scores`: the baseline for that module's speed-up (`layers_calls` in the JSON).
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from jlan_tf import projected_scores  # noqa: E402
 from jlan_tf.config import Config  # noqa: E402
 from jlan_tf.model import set_precision  # noqa: E402
 from jlan_tf.studies.bench import random_model  # noqa: E402
@@ -68,7 +73,8 @@ def serve(model, args, precision: str) -> int:
         words = [f"w{i}" for i in range(args.vocab - 2)]
         (folder / "vocab.txt").write_text("\n".join(["<pad>", "<unk>", *words]) + "\n")
         (folder / "labels.tsv").write_text("".join(f"C{j}\tcode {j}\t1\n" for j in range(args.labels)))
-        exported = export_model(model, folder / "vocab.txt", folder / "labels.tsv", 2500, folder / "saved")
+        exported = export_model(model, folder / "vocab.txt", folder / "labels.tsv", 2500, folder / "saved",
+                                candidates=args.candidates)
         signature = tf.saved_model.load(str(exported)).signatures["serving_default"]
         rng = np.random.default_rng(1)
         note = lambda: " ".join(rng.choice(words, args.tokens))
@@ -89,8 +95,8 @@ def serve(model, args, precision: str) -> int:
     p50, p95 = np.percentile(latencies, [50, 95])
     result = {"serve_p50_ms": round(float(p50), 1), "serve_p95_ms": round(float(p95), 1),
               "serve_batch_docs_per_s": round(rate, 2), "tokens": args.tokens, "labels": args.labels,
-              "batch": args.batch, "precision": precision,
-              "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+              "batch": args.batch, "precision": precision, "layers_calls": args.layers_calls,
+              "candidates": args.candidates, "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
     print(json.dumps(result) if args.json else
           f"serve: one note of {args.tokens} words p50 {p50:.1f} ms, p95 {p95:.1f} ms; "
           f"batches of {args.batch}: {rate:.1f} notes/s ({precision})")
@@ -110,12 +116,18 @@ def main(argv=None) -> int:
     parser.add_argument("--precision", default="auto")
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--candidates", type=int, default=0,
+                        help="serve: score each note's N first-stage codes only (0: every code)")
+    parser.add_argument("--layers-calls", action="store_true",
+                        help="infer/serve: score with the layers' own calls, not jlan_tf.projected_scores (a baseline)")
     parser.add_argument("--compare", action="store_true", help="also run the PyTorch peers, print the ratio")
     parser.add_argument("--rounds", type=int, default=1,
                         help="with --compare: alternate JLAN and LAAT this many times, report the median ratio")
     args = parser.parse_args(argv)
 
     config = Config().apply_overrides(args.set)
+    if args.layers_calls:
+        projected_scores.supports = lambda model: False
     precision = set_precision(args.precision)
     keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)
@@ -136,6 +148,8 @@ def main(argv=None) -> int:
     result = {f"{args.what}_docs_per_s": round(rate, 2), "peak_rss_mb": round(peak_mb),
               "tokens": args.tokens, "labels": args.labels, "batch": args.batch,
               "precision": precision, "device": device}
+    if args.what == "infer":
+        result["layers_calls"] = args.layers_calls
     if args.compare:
         rounds = [compare_with_laat(args, rate)]
         for _ in range(args.rounds - 1):  # the machine's speed drifts: pairs measured one after the other

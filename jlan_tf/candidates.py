@@ -4,7 +4,8 @@ At MIMIC-III-full's 8,921 codes, a note's two attention views over every code co
 GFLOP, most of a request's time. With ``candidates=C`` the SavedModel's ``serving_default``
 first ranks every code by a first stage that costs almost nothing: the model's own TF-IDF part
 plus each code's output bias (the model's score with the network's views left out). It then runs
-the attention, the fusion and the output for each note's C first-stage codes only: their
+the attention, the fusion and the output for each note's C first-stage codes only
+(``projected_scores.logits``; ``candidate_logits`` for the models it does not apply to): their
 probabilities are the full model's, to float rounding; every other code gets probability 0.
 A code outside a note's candidates cannot be predicted for that note: ``first_stage_recall``
 measures how often a split's gold codes fall outside, and ``restrict`` gives the
@@ -72,7 +73,8 @@ def first_stage_scores(model, data, split: str, batch_size: int) -> np.ndarray:
 
 
 def candidate_logits(model, encoder, tokens, count: int):
-    """(B, L) logits: the model's for each note's ``count`` first-stage codes, -inf elsewhere.
+    """(B, L) logits: the model's for each note's ``count`` first-stage codes, -inf elsewhere,
+    from the layers' own calls (``projected_scores.logits`` does the same with less arithmetic).
     ``encoder`` maps ``{"tokens": ids}`` to the attended features h (B, T, 2k)."""
     lexical = model.get_layer("lexical_output")(tokens)                          # (B, L)
     _, labels = tf.math.top_k(first_stage_logits(model, tokens, lexical), k=count)  # (B, C)

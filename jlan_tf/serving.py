@@ -38,6 +38,7 @@ import keras
 import tensorflow as tf
 
 import jlan_tf.model  # noqa: F401  (registers the custom classes for load_model)
+from jlan_tf import projected_scores
 from jlan_tf.attribution import contributions_from, probe_model
 from jlan_tf.candidates import candidate_logits, supports_candidates
 from jlan_tf.layers import FastLSTM
@@ -92,6 +93,10 @@ class JLANServing(tf.Module):
         longest = tf.maximum(tf.reduce_max(tokens.row_lengths()), 1)  # an empty batch still has one step
         dense_ids = ids.to_tensor(default_value=PAD_ID, shape=tf.stack([tf.shape(text, tf.int64)[0], longest]))
         one_note = tf.shape(dense_ids)[0] == 1  # one note: the fused-kernel twin (about 2x faster); batches: Keras' loop
+        if scores_only and projected_scores.supports(self.model):  # every code, or each note's candidates
+            logits = lambda encoder: projected_scores.logits(self.model, encoder, dense_ids, self.candidates)
+            logits = tf.cond(one_note, lambda: logits(self.encoders[1]), lambda: logits(self.encoders[0]))
+            return self._result(logits)[0], tokens, None, None, longest
         if self.candidates and scores_only:  # the network on each note's first-stage candidates only
             logits = lambda encoder: candidate_logits(self.model, encoder, dense_ids, self.candidates)
             logits = tf.cond(one_note, lambda: logits(self.encoders[1]), lambda: logits(self.encoders[0]))

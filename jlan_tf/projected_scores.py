@@ -1,0 +1,115 @@
+"""JLAN's scores from the attended features with about a quarter less arithmetic than its
+layers' own calls, and the same numbers (to float rounding).
+
+JLAN's network computes, per code, the two views ``M = A H`` (``A`` the view's attention over
+the tokens, ``H`` the BiLSTM's (tokens, 2k) states), fuses them and scores the result with the
+output's shared dense layer ``tanh(V W + b)`` and the code's own vector. Everything ``M``
+meets before that ``tanh`` is linear in it: the joint fusion's gates read ``M_s w_3`` and
+``M_l w_4``, ``V`` mixes the two views, and ``V W`` projects it. So ``M W = A (H W)``:
+projecting ``H`` once by ``[W | w_3 | w_4]`` (2k = 512 columns down to 256 + 2 by default)
+before the attention's weighted sums gives the same logits from weighted sums half as wide.
+At 8,921 codes and 2,500 tokens those sums are most of a request; one note's network takes
+about three quarters of the time (``experiments/benchmark.py --what serve``).
+
+Used where only the scores are wanted: ``JLANModel.predict_step`` (evaluation, prediction)
+and the SavedModel's ``serving_default`` (every code, or each note's first-stage candidates:
+``candidates``). ``explain`` and training use the layers' calls (they need the views or the
+maps). Models it does not apply to (the baselines, ``model.fusion=concat``,
+``model.output_hidden_dim=0``) keep the layers' calls: ``supports``.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+from jlan_tf.layers.dual_attention import masked_softmax
+from jlan_tf.tokenization import PAD_ID
+
+DEFAULT_CHUNK = 2048  # codes at a time when the attention layer has no label_chunk of its own
+
+
+def supports(model) -> bool:
+    """JLAN whose fusion adds the views (not ``concat``) and whose output has its shared dense layer."""
+    if model.name != "jlan":
+        return False
+    return model.get_layer("joint_fusion").mode != "concat" and model.get_layer("output").hidden_dim > 0
+
+
+def encoder_of(model) -> keras.Model:
+    """The model's inputs -> the attended features ``H`` (B, T, 2k): shares the model's layers."""
+    return keras.Model(model.inputs, model.get_layer("bilstm").output)
+
+
+def network_logits(model, h, tokens, labels=None):
+    """(B, L) float32 logits of the network (the TF-IDF part left out) from ``H`` (B, T, 2k) and
+    the token ids (B, T); with ``labels`` (B, C) int indices, the (B, C) logits of those codes."""
+    attention, fusion, output = (model.get_layer(name) for name in ("dual_attention", "joint_fusion", "output"))
+    mask = tokens != PAD_ID
+    dense = output.shared
+    gated = fusion.mode == "joint"
+    columns = [dense.kernel, fusion.w_self, fusion.w_label] if gated else [dense.kernel]
+    projected = ops.matmul(h, ops.cast(ops.concatenate(columns, axis=1), h.dtype))  # (B, T, F [+ 2])
+    z = ops.tanh(ops.matmul(h, ops.cast(attention.w_a, h.dtype)))                  # (B, T, d)
+    w_b = ops.transpose(ops.cast(attention.w_b, h.dtype))                           # (L, d)
+    queries = ops.cast(attention.label_query_matrix(), h.dtype)                     # (L, 2k)
+    weights, bias = output.label_weight_matrix(), output.label_bias
+    if labels is not None:
+        take = lambda x: ops.take(x, labels, axis=0)                                # (B, C, ...)
+        a_self = masked_softmax(ops.einsum("bnd,bcd->bcn", z, take(w_b)), mask)
+        a_label = masked_softmax(ops.einsum("bch,bnh->bcn", take(queries), h), mask)
+        return _head(fusion, dense, _sum(a_self, projected), _sum(a_label, projected), take(weights), take(bias),
+                     labels)
+    chunk = attention.label_chunk or DEFAULT_CHUNK
+    parts = []
+    for start in range(0, output.num_labels, chunk):
+        part = slice(start, start + chunk)
+        a_self = masked_softmax(ops.einsum("bnd,ld->bln", z, w_b[part]), mask)
+        a_label = masked_softmax(ops.einsum("lh,bnh->bln", queries[part], h), mask)
+        parts.append(_head(fusion, dense, _sum(a_self, projected), _sum(a_label, projected), weights[part],
+                           bias[part], part))
+    return ops.concatenate(parts, axis=1)
+
+
+def _sum(attention, projected):
+    """The projected view ``A (H [W | w_3 | w_4])``, float32."""
+    return ops.cast(ops.matmul(ops.cast(attention, projected.dtype), projected), "float32")
+
+
+def _head(fusion, dense, p_self, p_label, weights, bias, labels):
+    """Logits from the two projected views: the fusion, the shared layer's bias and activation, the codes' vectors."""
+    units = dense.units
+    if fusion.mode == "joint":
+        b_self, b_label = fusion.b_self, fusion.b_label
+        if fusion.label_bias:  # (L, 1): the chunk's rows, or each note's codes
+            b_self, b_label = ((b[labels] if isinstance(labels, slice) else ops.take(b, labels, axis=0))
+                               for b in (b_self, b_label))
+        alpha = ops.sigmoid(p_self[..., units:units + 1] + b_self)
+        beta = ops.sigmoid(p_label[..., units + 1:] + b_label)
+        alpha = alpha / (alpha + beta)
+        mixed = fusion.scale * (alpha * p_self[..., :units] + (1.0 - alpha) * p_label[..., :units])
+    else:
+        mixed = {"sum": p_self + p_label, "self_only": p_self, "label_only": p_label}[fusion.mode]
+    x = mixed + dense.bias if dense.use_bias else mixed
+    return ops.sum(dense.activation(x) * weights, axis=-1) + bias
+
+
+def logits(model, encoder, tokens, count: int = 0):
+    """(B, L) float32 logits of the whole model (the TF-IDF part included, where the model has
+    one): every code's, or with ``count`` each note's ``count`` first-stage codes'
+    (``candidates.first_stage_logits``) and -inf elsewhere. ``encoder`` maps ``{"tokens": ids}``
+    to ``H`` (``encoder_of``, or the serving's twin with the fused BiLSTM kernel)."""
+    from jlan_tf.candidates import first_stage_logits
+
+    has_lexical = any(layer.name == "lexical_output" for layer in model.layers)
+    lexical = model.get_layer("lexical_output")(tokens) if has_lexical else None      # (B, L)
+    h = encoder({"tokens": tokens}, training=False)
+    if not count:
+        network = network_logits(model, h, tokens)
+        return network if lexical is None else network + lexical
+    _, labels = tf.math.top_k(first_stage_logits(model, tokens, lexical), k=count)  # (B, C)
+    chosen = network_logits(model, h, tokens, labels) + tf.gather(lexical, labels, batch_dims=1)
+    rows = tf.broadcast_to(tf.range(tf.shape(labels)[0])[:, None], tf.shape(labels))
+    full = tf.fill(tf.shape(lexical), tf.constant(-float("inf"), tf.float32))
+    return tf.tensor_scatter_nd_update(full, tf.stack([rows, labels], -1), tf.cast(chosen, tf.float32))

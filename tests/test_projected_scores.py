@@ -1,0 +1,70 @@
+"""Scores from the projected attended features: the model's own logits, for every code, for
+each note's candidates, and in ``model.predict``; the models it does not apply to keep their
+layers' calls."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from jlan_tf import projected_scores
+from jlan_tf.candidates import first_stage_logits
+from jlan_tf.config import Config
+from jlan_tf.studies.bench import random_model
+
+SMALL = ["model.lstm_units=8", "model.attention_dim=8", "model.conv_filters=8", "model.output_hidden_dim=8",
+         "model.attention_chunk=16"]  # 40 codes: three chunks, the last one short
+
+
+def _model_and_tokens(extra):
+    rng = np.random.default_rng(0)
+    model = random_model(Config().apply_overrides(SMALL + extra), 300, 40, rng, embedding_dim=12, compile=False)
+    tokens = rng.integers(2, 300, (3, 20)).astype(np.int32)
+    tokens[1, 12:] = 0  # padding
+    return model, tf.constant(tokens)
+
+
+@pytest.mark.parametrize("extra", [
+    [],
+    ["model.fusion=sum", "model.output_description_scorer=false"],
+    ["study.fusion_scale=2", "study.fusion_label_bias=true", "study.output_shared_scorer=true"],
+    ["model.fusion=self_only", "model.lexical_output=false"],
+    ["model.fusion=label_only", "model.label_queries=trainable", "model.attention_chunk=0"],
+])
+def test_the_projected_logits_are_the_models(extra):
+    model, tokens = _model_and_tokens(extra)
+    assert projected_scores.supports(model)
+    full = model({"tokens": tokens}, training=False)["logits"].numpy()
+    encoder = projected_scores.encoder_of(model)
+    got = projected_scores.logits(model, encoder, tokens).numpy()
+    np.testing.assert_allclose(got, full, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(model.predict({"tokens": tokens.numpy()}, verbose=0), 1 / (1 + np.exp(-full)),
+                               atol=1e-6)
+    if "model.lexical_output=false" in extra:
+        return
+    served = projected_scores.logits(model, encoder, tokens, count=7).numpy()
+    first = first_stage_logits(model, tokens).numpy()
+    for row in range(3):
+        chosen = np.argsort(-first[row])[:7]
+        assert set(np.flatnonzero(np.isfinite(served[row]))) == set(chosen)
+        np.testing.assert_allclose(served[row, chosen], full[row, chosen], rtol=1e-5, atol=1e-5)
+
+
+def test_predict_takes_the_projected_path(monkeypatch):
+    model, tokens = _model_and_tokens([])
+
+    def refuse(*args, **kwargs):
+        raise RuntimeError("projected path taken")
+
+    monkeypatch.setattr(projected_scores, "network_logits", refuse)
+    with pytest.raises(RuntimeError, match="projected path taken"):
+        model.predict({"tokens": tokens.numpy()}, verbose=0)
+
+
+@pytest.mark.parametrize("extra", [["model.fusion=concat"], ["model.output_hidden_dim=0"], ["model.arch=laat"]])
+def test_other_models_keep_their_layers_calls(extra, monkeypatch):
+    model, tokens = _model_and_tokens(extra)
+    assert not projected_scores.supports(model)
+    monkeypatch.setattr(projected_scores, "network_logits", None)  # would fail if called
+    full = model({"tokens": tokens}, training=False)["logits"].numpy()
+    np.testing.assert_allclose(model.predict({"tokens": tokens.numpy()}, verbose=0), 1 / (1 + np.exp(-full)),
+                               atol=1e-6)
