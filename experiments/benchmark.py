@@ -22,7 +22,7 @@ loads it with TensorFlow and reports the `serving_default` latency for one note 
 batches of `--batch`), raw text in, codes out: tokenization included; `--candidates N` exports
 it to score each note's N first-stage codes only (`jlan_tf.candidates`).
 
-`--layers-calls` (infer, serve) scores with the layers' own calls instead of
+`--layers-calls` scores (and trains) with the layers' own calls instead of
 `jlan_tf.projected_scores`: the baseline for that module's speed-up (`layers_calls` in the JSON).
 """
 
@@ -119,7 +119,7 @@ def main(argv=None) -> int:
     parser.add_argument("--candidates", type=int, default=0,
                         help="serve: score each note's N first-stage codes only (0: every code)")
     parser.add_argument("--layers-calls", action="store_true",
-                        help="infer/serve: score with the layers' own calls, not jlan_tf.projected_scores (a baseline)")
+                        help="score and train with the layers' own calls, not jlan_tf.projected_scores (a baseline)")
     parser.add_argument("--compare", action="store_true", help="also run the PyTorch peers, print the ratio")
     parser.add_argument("--rounds", type=int, default=1,
                         help="with --compare: alternate JLAN and LAAT this many times, report the median ratio")
@@ -147,9 +147,7 @@ def main(argv=None) -> int:
     device = "GPU" if tf.config.list_physical_devices("GPU") else f"CPU x{os.cpu_count()}"
     result = {f"{args.what}_docs_per_s": round(rate, 2), "peak_rss_mb": round(peak_mb),
               "tokens": args.tokens, "labels": args.labels, "batch": args.batch,
-              "precision": precision, "device": device}
-    if args.what == "infer":
-        result["layers_calls"] = args.layers_calls
+              "precision": precision, "device": device, "layers_calls": args.layers_calls}
     if args.compare:
         rounds = [compare_with_laat(args, rate)]
         for _ in range(args.rounds - 1):  # the machine's speed drifts: pairs measured one after the other

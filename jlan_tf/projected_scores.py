@@ -8,14 +8,18 @@ meets before that ``tanh`` is linear in it: the joint fusion's gates read ``M_s 
 ``M_l w_4``, ``V`` mixes the two views, and ``V W`` projects it. So ``M W = A (H W)``:
 projecting ``H`` once by ``[W | w_3 | w_4]`` (2k = 512 columns down to 256 + 2 by default)
 before the attention's weighted sums gives the same logits from weighted sums half as wide.
-At 8,921 codes and 2,500 tokens those sums are most of a request; one note's network takes
-about three quarters of the time (``experiments/benchmark.py --what serve``).
+At 8,921 codes and 2,500 tokens one note on every code then takes about three quarters of the
+time (``experiments/benchmark.py --what serve --layers-calls`` for the layers' calls).
 
-Used where only the scores are wanted: ``JLANModel.predict_step`` (evaluation, prediction)
-and the SavedModel's ``serving_default`` (every code, or each note's first-stage candidates:
-``candidates``). ``explain`` and training use the layers' calls (they need the views or the
-maps). Models it does not apply to (the baselines, ``model.fusion=concat``,
-``model.output_hidden_dim=0``) keep the layers' calls: ``supports``.
+Used where only the scores are wanted: ``JLANModel.predict_step`` (evaluation, prediction),
+the SavedModel's ``serving_default`` (every code, or each note's first-stage candidates:
+``candidates``) and ``JLANModel.train_step`` where the attention runs in chunks (more codes than
+``model.attention_chunk``: no maps are kept there anyway) and the objective needs the logits
+alone (no span supervision, no per-band metrics, no JointLAAT parents): the chunks' weighted
+sums (``DualAttention.weighted_sums``) keep the same two softmaxes for the backward pass, and
+the gradients are the layers' to float rounding (tested). ``explain`` uses the layers' calls
+(it needs the views and the maps). Models it does not apply to (the baselines,
+``model.fusion=concat``, ``model.output_hidden_dim=0``) keep the layers' calls: ``supports``.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from jlan_tf.layers.dual_attention import masked_softmax
+from jlan_tf.layers.dual_attention import masked_softmax, resolve_chunk_dtype
 from jlan_tf.tokenization import PAD_ID
 
 DEFAULT_CHUNK = 2048  # codes at a time when the attention layer has no label_chunk of its own
@@ -42,44 +46,36 @@ def encoder_of(model) -> keras.Model:
     return keras.Model(model.inputs, model.get_layer("bilstm").output)
 
 
-def network_logits(model, h, tokens, labels=None):
+def network_logits(model, h, tokens, labels=None, training=False):
     """(B, L) float32 logits of the network (the TF-IDF part left out) from ``H`` (B, T, 2k) and
-    the token ids (B, T); with ``labels`` (B, C) int indices, the (B, C) logits of those codes."""
+    the token ids (B, T); with ``labels`` (B, C) int indices, the (B, C) logits of those codes.
+    ``training``: the attention's chunks as training runs them (``DualAttention.weighted_sums``:
+    ``model.attention_precision``, the backward pass that keeps two softmaxes a chunk)."""
     attention, fusion, output = (model.get_layer(name) for name in ("dual_attention", "joint_fusion", "output"))
     mask = tokens != PAD_ID
     dense = output.shared
-    gated = fusion.mode == "joint"
-    columns = [dense.kernel, fusion.w_self, fusion.w_label] if gated else [dense.kernel]
+    columns = [dense.kernel, fusion.w_self, fusion.w_label] if fusion.mode == "joint" else [dense.kernel]
     projected = ops.matmul(h, ops.cast(ops.concatenate(columns, axis=1), h.dtype))  # (B, T, F [+ 2])
-    z = ops.tanh(ops.matmul(h, ops.cast(attention.w_a, h.dtype)))                  # (B, T, d)
-    w_b = ops.transpose(ops.cast(attention.w_b, h.dtype))                           # (L, d)
-    queries = ops.cast(attention.label_query_matrix(), h.dtype)                     # (L, 2k)
     weights, bias = output.label_weight_matrix(), output.label_bias
-    if labels is not None:
-        take = lambda x: ops.take(x, labels, axis=0)                                # (B, C, ...)
-        a_self = masked_softmax(ops.einsum("bnd,bcd->bcn", z, take(w_b)), mask)
-        a_label = masked_softmax(ops.einsum("bch,bnh->bcn", take(queries), h), mask)
-        return _head(fusion, dense, _sum(a_self, projected), _sum(a_label, projected), take(weights), take(bias),
-                     labels)
-    chunk = attention.label_chunk or DEFAULT_CHUNK
-    parts = []
-    for start in range(0, output.num_labels, chunk):
-        part = slice(start, start + chunk)
-        a_self = masked_softmax(ops.einsum("bnd,ld->bln", z, w_b[part]), mask)
-        a_label = masked_softmax(ops.einsum("lh,bnh->bln", queries[part], h), mask)
-        parts.append(_head(fusion, dense, _sum(a_self, projected), _sum(a_label, projected), weights[part],
-                           bias[part], part))
-    return ops.concatenate(parts, axis=1)
-
-
-def _sum(attention, projected):
-    """The projected view ``A (H [W | w_3 | w_4])``, float32."""
-    return ops.cast(ops.matmul(ops.cast(attention, projected.dtype), projected), "float32")
+    if labels is None:
+        dtype = resolve_chunk_dtype(attention.chunk_dtype) if training else None
+        chunk = attention.label_chunk or (None if training else DEFAULT_CHUNK)
+        p_self, p_label = attention.weighted_sums(h, projected, mask, dtype, chunk)
+        return _head(fusion, dense, p_self, p_label, weights, bias, slice(None))
+    z = ops.tanh(ops.matmul(h, ops.cast(attention.w_a, h.dtype)))                  # (B, T, d)
+    take = lambda x: ops.take(x, labels, axis=0)                                    # (B, C, ...)
+    w_b = take(ops.transpose(ops.cast(attention.w_b, h.dtype)))
+    queries = take(ops.cast(attention.label_query_matrix(), h.dtype))
+    a_self = masked_softmax(ops.einsum("bnd,bcd->bcn", z, w_b), mask)
+    a_label = masked_softmax(ops.einsum("bch,bnh->bcn", queries, h), mask)
+    p_self, p_label = (ops.matmul(ops.cast(a, h.dtype), projected) for a in (a_self, a_label))
+    return _head(fusion, dense, p_self, p_label, take(weights), take(bias), labels)
 
 
 def _head(fusion, dense, p_self, p_label, weights, bias, labels):
     """Logits from the two projected views: the fusion, the shared layer's bias and activation, the codes' vectors."""
     units = dense.units
+    p_self, p_label = ops.cast(p_self, "float32"), ops.cast(p_label, "float32")
     if fusion.mode == "joint":
         b_self, b_label = fusion.b_self, fusion.b_label
         if fusion.label_bias:  # (L, 1): the chunk's rows, or each note's codes
@@ -95,7 +91,14 @@ def _head(fusion, dense, p_self, p_label, weights, bias, labels):
     return ops.sum(dense.activation(x) * weights, axis=-1) + bias
 
 
-def logits(model, encoder, tokens, count: int = 0):
+def trains_projected(model) -> bool:
+    """Whether training may score this way: ``supports`` and the attention in chunks (more
+    codes than ``model.attention_chunk``), where training returns no attention maps anyway."""
+    attention = model.get_layer("dual_attention") if supports(model) else None
+    return attention is not None and 0 < attention.label_chunk < attention.num_labels
+
+
+def logits(model, encoder, tokens, count: int = 0, training=False):
     """(B, L) float32 logits of the whole model (the TF-IDF part included, where the model has
     one): every code's, or with ``count`` each note's ``count`` first-stage codes'
     (``candidates.first_stage_logits``) and -inf elsewhere. ``encoder`` maps ``{"tokens": ids}``
@@ -104,9 +107,9 @@ def logits(model, encoder, tokens, count: int = 0):
 
     has_lexical = any(layer.name == "lexical_output" for layer in model.layers)
     lexical = model.get_layer("lexical_output")(tokens) if has_lexical else None      # (B, L)
-    h = encoder({"tokens": tokens}, training=False)
+    h = encoder({"tokens": tokens}, training=training)
     if not count:
-        network = network_logits(model, h, tokens)
+        network = network_logits(model, h, tokens, training=training)
         return network if lexical is None else network + lexical
     _, labels = tf.math.top_k(first_stage_logits(model, tokens, lexical), k=count)  # (B, C)
     chosen = network_logits(model, h, tokens, labels) + tf.gather(lexical, labels, batch_dims=1)

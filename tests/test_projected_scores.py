@@ -68,3 +68,42 @@ def test_other_models_keep_their_layers_calls(extra, monkeypatch):
     full = model({"tokens": tokens}, training=False)["logits"].numpy()
     np.testing.assert_allclose(model.predict({"tokens": tokens.numpy()}, verbose=0), 1 / (1 + np.exp(-full)),
                                atol=1e-6)
+
+
+@pytest.mark.parametrize("extra", [
+    [],
+    ["model.attention_recompute=true", "study.fusion_label_bias=true", "study.fusion_scale=2"],
+    ["model.fusion=sum", "model.label_queries=trainable"],
+])
+def test_training_scores_the_same_with_the_same_gradients(extra):
+    """In training (the attention in chunks: 40 codes, 16 a chunk) the projected logits and every
+    weight's gradient are those of the layers' calls."""
+    model, tokens = _model_and_tokens(["model.embedding_dropout=0", "model.attention_precision=compute", *extra])
+    assert model.projected_training
+    labels = tf.constant((np.random.default_rng(1).random((3, 40)) < 0.2).astype(np.float32))
+    encoder = projected_scores.encoder_of(model)
+    bce = lambda logits: tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels, logits))
+    with tf.GradientTape(persistent=True) as tape:
+        reference = model({"tokens": tokens}, training=True)["logits"]
+        projected = projected_scores.logits(model, encoder, tokens, training=True)
+        losses = bce(reference), bce(projected)
+    np.testing.assert_allclose(projected.numpy(), reference.numpy(), rtol=1e-5, atol=1e-5)
+    for variable in model.trainable_variables:
+        want, got = (tape.gradient(loss, variable) for loss in losses)
+        if want is None:
+            assert got is None, variable.path
+            continue
+        want, got = (tf.convert_to_tensor(g).numpy() for g in (want, got))
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6 * max(1.0, np.abs(want).max()),
+                                   err_msg=variable.path)
+
+
+def test_training_keeps_the_layers_calls_where_it_needs_more_than_logits():
+    from jlan_tf.objective import Objective
+
+    model, _ = _model_and_tokens([])
+    assert model.projected_training
+    model.set_objective(Objective(evidence_weight=1.0))  # span supervision reads the attention maps
+    assert not model.projected_training
+    unchunked, _ = _model_and_tokens(["model.attention_chunk=0"])  # the layers' calls keep the maps
+    assert not unchunked.projected_training

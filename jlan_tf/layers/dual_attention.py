@@ -62,10 +62,11 @@ def _chunk_softmaxes(h, z, w_b, queries, keep):
     return a_self, a_label
 
 
-def _plain_chunk_views(h, z, w_b, queries, keep):
-    """A chunk's views (M_s, M_l), differentiated by TensorFlow (all intermediates kept)."""
+def _plain_chunk_views(values, h, z, w_b, queries, keep):
+    """A chunk's weighted sums (A_s V, A_l V) of `values` V (the views M_s, M_l for V = H),
+    differentiated by TensorFlow (all intermediates kept)."""
     a_self, a_label = _chunk_softmaxes(h, z, w_b, queries, keep)
-    return ops.matmul(ops.cast(a_self, h.dtype), h), ops.matmul(ops.cast(a_label, h.dtype), h)
+    return ops.matmul(ops.cast(a_self, h.dtype), values), ops.matmul(ops.cast(a_label, h.dtype), values)
 
 
 def _softmax_backward(a, d_a):
@@ -74,26 +75,27 @@ def _softmax_backward(a, d_a):
 
 
 @tf.custom_gradient
-def _chunk_views(h, z, w_b, queries, keep):
-    """A chunk's views (M_s, M_l) whose backward pass keeps only the two softmaxes: the scores,
-    their masking and exponentials are not stored, and nothing is computed twice."""
+def _chunk_views(values, h, z, w_b, queries, keep):
+    """A chunk's weighted sums (A_s V, A_l V) whose backward pass keeps only the two softmaxes:
+    the scores, their masking and exponentials are not stored, and nothing is computed twice.
+    For V = H (passed twice) they are the views M_s, M_l, and H's gradient is the two parts' sum."""
     a_self, a_label = _chunk_softmaxes(h, z, w_b, queries, keep)
     p_self, p_label = tf.cast(a_self, h.dtype), tf.cast(a_label, h.dtype)
-    forward = (tf.matmul(p_self, h), tf.matmul(p_label, h))
+    forward = (tf.matmul(p_self, values), tf.matmul(p_label, values))
 
     def grad(d_self, d_label):
         # Cast again rather than keep the forward's casts: in bfloat16 they would be two more
         # (batch, labels, tokens) tensors held until the backward pass (16 x 8,921 x 2,500: 1.4 GB).
         p_self, p_label = tf.cast(a_self, h.dtype), tf.cast(a_label, h.dtype)
-        ds_self = _softmax_backward(a_self, tf.cast(tf.matmul(d_self, h, transpose_b=True), tf.float32))
-        ds_label = _softmax_backward(a_label, tf.cast(tf.matmul(d_label, h, transpose_b=True), tf.float32))
+        ds_self = _softmax_backward(a_self, tf.cast(tf.matmul(d_self, values, transpose_b=True), tf.float32))
+        ds_label = _softmax_backward(a_label, tf.cast(tf.matmul(d_label, values, transpose_b=True), tf.float32))
         ds_self, ds_label = tf.cast(ds_self, h.dtype), tf.cast(ds_label, h.dtype)  # (B, c, n)
-        d_h = (tf.matmul(p_self, d_self, transpose_a=True) + tf.matmul(p_label, d_label, transpose_a=True)
-               + tf.einsum("bln,lh->bnh", ds_label, queries))
+        d_values = tf.matmul(p_self, d_self, transpose_a=True) + tf.matmul(p_label, d_label, transpose_a=True)
+        d_h = tf.einsum("bln,lh->bnh", ds_label, queries)
         d_z = tf.einsum("bln,dl->bnd", ds_self, w_b)
         d_w_b = tf.einsum("bnd,bln->dl", z, ds_self)
         d_queries = tf.einsum("bln,bnh->lh", ds_label, h)
-        return d_h, d_z, d_w_b, d_queries, tf.zeros_like(keep)
+        return d_values, d_h, d_z, d_w_b, d_queries, tf.zeros_like(keep)
 
     return forward, grad
 
@@ -125,6 +127,9 @@ class DualAttention(keras.layers.Layer):
     `chunk_dtype="bfloat16"`, training's chunks take their matrix products in bfloat16 (the
     softmaxes and their gradients stay float32; the views come back in the compute dtype):
     on CPUs with bfloat16 instructions about twice as fast a product. Inference is unchanged.
+    `weighted_sums(h, values)` gives the two attentions' weighted sums of any `values` (B,
+    tokens, width) the same way, chunks and backward pass included: what
+    `jlan_tf.projected_scores` uses to weigh `H` already projected to the output's width.
 
     Args:
         num_labels: int. Number of labels (codes).
@@ -210,24 +215,32 @@ class DualAttention(keras.layers.Layer):
         return m_self, m_label, self_attention, label_attention
 
     def _chunked_views(self, h, mask, dtype=None):
-        """(M_s, M_l) a chunk of labels at a time, the attention maps not returned (0 tokens).
-        In training each chunk keeps only its two softmaxes for the backward pass
-        (``_chunk_views``), or nothing with ``recompute`` (the chunk is computed again).
-        ``dtype``: the chunks' matrix products in this dtype (None: the compute dtype)."""
-        out_dtype = h.dtype
-        z = ops.tanh(ops.matmul(h, self.w_a))                             # (B, n, d), shared by the chunks
+        """(M_s, M_l) a chunk of labels at a time, the attention maps not returned (0 tokens)."""
+        m_self, m_label = self.weighted_sums(h, h, mask, dtype)
+        empty = ops.zeros((ops.shape(h)[0], self.num_labels, 0), "float32")
+        return m_self, m_label, empty, empty
+
+    def weighted_sums(self, h, values, mask=None, dtype=None, chunk=None):
+        """(A_s V, A_l V), each (B, labels, width), for `values` V (B, tokens, width) weighted by
+        the two attentions over `h` (B, tokens, hidden), `chunk` labels at a time (default
+        `label_chunk`, else all), without maps; V = H gives the views. Each chunk keeps only its
+        two softmaxes for the backward pass (``_chunk_views``), or nothing with ``recompute``
+        (the chunk is computed again). ``dtype``: the chunks' matrix products in this dtype
+        (None: the compute dtype); the sums come back in V's dtype."""
+        out_dtype = values.dtype
+        chunk = chunk or self.label_chunk or self.num_labels
+        z = ops.tanh(ops.matmul(h, ops.cast(self.w_a, h.dtype)))          # (B, n, d), shared by the chunks
         dtype = dtype or h.dtype
+        same = values is h
         h, z = ops.cast(h, dtype), ops.cast(z, dtype)
+        values = h if same else ops.cast(values, dtype)
         queries = ops.cast(self.label_query_matrix(), dtype)              # (l, 2k)
         w_b = ops.cast(self.w_b, dtype)
         keep = ops.ones(ops.shape(h)[:2], dtype) if mask is None else ops.cast(mask, dtype)  # (B, n)
-        views = tf.recompute_grad(_plain_chunk_views) if self.recompute else _chunk_views
-        parts = [views(h, z, w_b[:, s:s + self.label_chunk], queries[s:s + self.label_chunk], keep)
-                 for s in range(0, self.num_labels, self.label_chunk)]
-        m_self = ops.cast(ops.concatenate([p[0] for p in parts], axis=1), out_dtype)  # (B, l, 2k)
-        m_label = ops.cast(ops.concatenate([p[1] for p in parts], axis=1), out_dtype)
-        empty = ops.zeros((ops.shape(h)[0], self.num_labels, 0), "float32")
-        return m_self, m_label, empty, empty
+        sums = tf.recompute_grad(_plain_chunk_views) if self.recompute else _chunk_views
+        parts = [sums(values, h, z, w_b[:, s:s + chunk], queries[s:s + chunk], keep)
+                 for s in range(0, self.num_labels, chunk)]
+        return tuple(ops.cast(ops.concatenate([p[i] for p in parts], axis=1), out_dtype) for i in (0, 1))
 
     def views_for(self, h, labels, mask=None):
         """The views (M_s, M_l), each (B, C, hidden), of the labels `labels` (B, C) int indices
