@@ -91,9 +91,9 @@ class JLANModel(keras.Model):
             tf.constant(objective.label_weights, tf.float32)
         self.band_metrics = [] if objective.label_bands is None else \
             [BandMean("dropped_share", list(objective.label_bands)), BandMean("alpha", list(objective.label_bands))]
-        # Training needs the logits only (no maps, fusion weights or parents' logits): projected_scores.
+        # Training that reads logits and fusion weights only (no maps, no parents' logits): projected_scores.
         self.projected_training = (projected_scores.trains_projected(self) and self.parent_matrix is None
-                                   and not self.band_metrics and objective.evidence_weight == 0)
+                                   and objective.evidence_weight == 0)
         self.train_function = None  # traced again with the new objective
 
     def load_own_variables(self, store):
@@ -116,9 +116,8 @@ class JLANModel(keras.Model):
         step = self.optimizer.iterations
         rate = drop_rate(step, o.d_max, o.warmup_steps, o.stop_step, o.burn_in_steps)
         with tf.GradientTape() as tape:
-            if self.projected_training:  # the logits alone, with a quarter less attention arithmetic
-                outputs = {"logits": projected_scores.logits(self, projected_scores.encoder_of(self), x["tokens"],
-                                                             training=True)}
+            if self.projected_training:  # logits and fusion weights, a quarter less attention arithmetic
+                outputs = projected_scores.training_outputs(self, x["tokens"])
             else:
                 outputs = self(x, training=True)
             loss_matrix = per_entry_bce(labels, outputs["logits"])           # (B, L)

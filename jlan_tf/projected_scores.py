@@ -48,7 +48,8 @@ def encoder_of(model) -> keras.Model:
 
 def network_logits(model, h, tokens, labels=None, training=False):
     """(B, L) float32 logits of the network (the TF-IDF part left out) from ``H`` (B, T, 2k) and
-    the token ids (B, T); with ``labels`` (B, C) int indices, the (B, C) logits of those codes.
+    the token ids (B, T), and the fusion weights (B, L, 2); with ``labels`` (B, C) int indices,
+    those codes' (B, C) and (B, C, 2).
     ``training``: the attention's chunks as training runs them (``DualAttention.weighted_sums``:
     ``model.attention_precision``, the backward pass that keeps two softmaxes a chunk)."""
     attention, fusion, output = (model.get_layer(name) for name in ("dual_attention", "joint_fusion", "output"))
@@ -73,7 +74,8 @@ def network_logits(model, h, tokens, labels=None, training=False):
 
 
 def _head(fusion, dense, p_self, p_label, weights, bias, labels):
-    """Logits from the two projected views: the fusion, the shared layer's bias and activation, the codes' vectors."""
+    """Logits from the two projected views (the fusion, the shared layer's bias and activation,
+    the codes' vectors) and the weights given to each view (``JointFusion``'s second output)."""
     units = dense.units
     p_self, p_label = ops.cast(p_self, "float32"), ops.cast(p_label, "float32")
     if fusion.mode == "joint":
@@ -85,10 +87,14 @@ def _head(fusion, dense, p_self, p_label, weights, bias, labels):
         beta = ops.sigmoid(p_label[..., units + 1:] + b_label)
         alpha = alpha / (alpha + beta)
         mixed = fusion.scale * (alpha * p_self[..., :units] + (1.0 - alpha) * p_label[..., :units])
+        given = ops.concatenate([alpha, 1.0 - alpha], -1)
     else:
         mixed = {"sum": p_self + p_label, "self_only": p_self, "label_only": p_label}[fusion.mode]
+        ones = ops.ones_like(p_self[..., :1])
+        given = ops.concatenate({"sum": [ones, ones], "self_only": [ones, 0 * ones],
+                                 "label_only": [0 * ones, ones]}[fusion.mode], -1)
     x = mixed + dense.bias if dense.use_bias else mixed
-    return ops.sum(dense.activation(x) * weights, axis=-1) + bias
+    return ops.sum(dense.activation(x) * weights, axis=-1) + bias, given
 
 
 def trains_projected(model) -> bool:
@@ -98,21 +104,36 @@ def trains_projected(model) -> bool:
     return attention is not None and 0 < attention.label_chunk < attention.num_labels
 
 
-def logits(model, encoder, tokens, count: int = 0, training=False):
+def logits(model, encoder, tokens, count: int = 0):
     """(B, L) float32 logits of the whole model (the TF-IDF part included, where the model has
     one): every code's, or with ``count`` each note's ``count`` first-stage codes'
     (``candidates.first_stage_logits``) and -inf elsewhere. ``encoder`` maps ``{"tokens": ids}``
     to ``H`` (``encoder_of``, or the serving's twin with the fused BiLSTM kernel)."""
     from jlan_tf.candidates import first_stage_logits
 
-    has_lexical = any(layer.name == "lexical_output" for layer in model.layers)
-    lexical = model.get_layer("lexical_output")(tokens) if has_lexical else None      # (B, L)
-    h = encoder({"tokens": tokens}, training=training)
+    lexical = _lexical(model, tokens)                                               # (B, L) or None
+    h = encoder({"tokens": tokens}, training=False)
     if not count:
-        network = network_logits(model, h, tokens, training=training)
+        network = network_logits(model, h, tokens)[0]
         return network if lexical is None else network + lexical
     _, labels = tf.math.top_k(first_stage_logits(model, tokens, lexical), k=count)  # (B, C)
-    chosen = network_logits(model, h, tokens, labels) + tf.gather(lexical, labels, batch_dims=1)
+    chosen = network_logits(model, h, tokens, labels)[0] + tf.gather(lexical, labels, batch_dims=1)
     rows = tf.broadcast_to(tf.range(tf.shape(labels)[0])[:, None], tf.shape(labels))
     full = tf.fill(tf.shape(lexical), tf.constant(-float("inf"), tf.float32))
     return tf.tensor_scatter_nd_update(full, tf.stack([rows, labels], -1), tf.cast(chosen, tf.float32))
+
+
+def training_outputs(model, tokens) -> dict:
+    """What ``JLANModel.train_step`` reads of ``model(x, training=True)`` where ``trains_projected``:
+    ``logits`` (B, L) float32 (the TF-IDF part included) and ``fusion_weights`` (B, L, 2)."""
+    network, fusion_weights = network_logits(model, encoder_of(model)({"tokens": tokens}, training=True), tokens,
+                                             training=True)
+    lexical = _lexical(model, tokens)
+    return {"logits": network if lexical is None else network + lexical, "fusion_weights": fusion_weights}
+
+
+def _lexical(model, tokens):
+    """The TF-IDF part's logits (B, L), or None for a model without one."""
+    if any(layer.name == "lexical_output" for layer in model.layers):
+        return model.get_layer("lexical_output")(tokens)
+    return None

@@ -76,18 +76,18 @@ def test_other_models_keep_their_layers_calls(extra, monkeypatch):
     ["model.fusion=sum", "model.label_queries=trainable"],
 ])
 def test_training_scores_the_same_with_the_same_gradients(extra):
-    """In training (the attention in chunks: 40 codes, 16 a chunk) the projected logits and every
-    weight's gradient are those of the layers' calls."""
+    """In training (the attention in chunks: 40 codes, 16 a chunk) the projected logits, the
+    fusion weights and every weight's gradient are those of the layers' calls."""
     model, tokens = _model_and_tokens(["model.embedding_dropout=0", "model.attention_precision=compute", *extra])
     assert model.projected_training
     labels = tf.constant((np.random.default_rng(1).random((3, 40)) < 0.2).astype(np.float32))
-    encoder = projected_scores.encoder_of(model)
     bce = lambda logits: tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels, logits))
     with tf.GradientTape(persistent=True) as tape:
-        reference = model({"tokens": tokens}, training=True)["logits"]
-        projected = projected_scores.logits(model, encoder, tokens, training=True)
-        losses = bce(reference), bce(projected)
-    np.testing.assert_allclose(projected.numpy(), reference.numpy(), rtol=1e-5, atol=1e-5)
+        reference = model({"tokens": tokens}, training=True)
+        projected = projected_scores.training_outputs(model, tokens)
+        losses = bce(reference["logits"]), bce(projected["logits"])
+    for key in ("logits", "fusion_weights"):
+        np.testing.assert_allclose(projected[key].numpy(), reference[key].numpy(), rtol=1e-5, atol=1e-5)
     for variable in model.trainable_variables:
         want, got = (tape.gradient(loss, variable) for loss in losses)
         if want is None:
@@ -96,6 +96,26 @@ def test_training_scores_the_same_with_the_same_gradients(extra):
         want, got = (tf.convert_to_tensor(g).numpy() for g in (want, got))
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6 * max(1.0, np.abs(want).max()),
                                    err_msg=variable.path)
+
+
+def test_training_takes_the_projected_path_with_per_band_metrics(monkeypatch):
+    from jlan_tf.objective import Objective
+
+    model, tokens = _model_and_tokens([])
+    model.set_objective(Objective(label_bands=tuple(i % 3 for i in range(40))))  # as training sets it
+    assert model.projected_training
+    model.compile(optimizer="adam")
+    labels = (np.random.default_rng(1).random((3, 40)) < 0.2).astype(np.float32)
+    logs = model.train_on_batch({"tokens": tokens.numpy()}, {"labels": labels}, return_dict=True)
+    assert np.isfinite(logs["loss"]) and any(key.startswith("alpha") for key in logs)
+
+    def refuse(*args, **kwargs):
+        raise RuntimeError("projected path taken")
+
+    model.set_objective(Objective(label_bands=tuple(i % 3 for i in range(40))))  # traced again
+    monkeypatch.setattr(projected_scores, "network_logits", refuse)
+    with pytest.raises(RuntimeError, match="projected path taken"):
+        model.train_on_batch({"tokens": tokens.numpy()}, {"labels": labels})
 
 
 def test_training_keeps_the_layers_calls_where_it_needs_more_than_logits():
