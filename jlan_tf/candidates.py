@@ -82,10 +82,15 @@ def candidate_logits(model, encoder, tokens, count: int):
     m_self, m_label = model.get_layer("dual_attention").views_for(h, labels, mask=tokens != PAD_ID)
     v, _ = model.get_layer("joint_fusion")((m_self, m_label), labels=labels)
     logits = model.get_layer("output")(v, labels=labels) + tf.gather(lexical, labels, batch_dims=1)  # (B, C)
-    batch = tf.shape(labels)[0]
-    rows = tf.broadcast_to(tf.range(batch)[:, None], tf.shape(labels))
-    full = tf.fill(tf.shape(lexical), tf.constant(-np.inf, tf.float32))
-    return tf.tensor_scatter_nd_update(full, tf.stack([rows, labels], -1), tf.cast(logits, tf.float32))
+    return every_code(logits, labels, lexical)
+
+
+def every_code(chosen, labels, like):
+    """(B, L) float32: the (B, C) logits ``chosen`` of the codes ``labels`` (B, C) in their
+    places, -inf elsewhere; ``like`` (B, L) gives the shape."""
+    rows = tf.broadcast_to(tf.range(tf.shape(labels)[0])[:, None], tf.shape(labels))
+    full = tf.fill(tf.shape(like), tf.constant(-np.inf, tf.float32))
+    return tf.tensor_scatter_nd_update(full, tf.stack([rows, labels], -1), tf.cast(chosen, tf.float32))
 
 
 def _top(first_stage: np.ndarray, count: int) -> np.ndarray:

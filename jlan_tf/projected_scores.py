@@ -14,8 +14,8 @@ time (``experiments/benchmark.py --what serve --layers-calls`` for the layers' c
 Used where only the scores are wanted: ``JLANModel.predict_step`` (evaluation, prediction),
 the SavedModel's ``serving_default`` (every code, or each note's first-stage candidates:
 ``candidates``) and ``JLANModel.train_step`` where the attention runs in chunks (more codes than
-``model.attention_chunk``: no maps are kept there anyway) and the objective needs the logits
-alone (no span supervision, no per-band metrics, no JointLAAT parents): the chunks' weighted
+``model.attention_chunk``: no maps are kept there anyway) and the objective reads the logits and
+the fusion weights only (no span supervision, no JointLAAT parents): the chunks' weighted
 sums (``DualAttention.weighted_sums``) keep the same two softmaxes for the backward pass, and
 the gradients are the layers' to float rounding (tested). ``explain`` uses the layers' calls
 (it needs the views and the maps). Models it does not apply to (the baselines,
@@ -28,6 +28,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from jlan_tf.candidates import every_code, first_stage_logits
 from jlan_tf.layers.dual_attention import masked_softmax, resolve_chunk_dtype
 from jlan_tf.tokenization import PAD_ID
 
@@ -99,7 +100,8 @@ def _head(fusion, dense, p_self, p_label, weights, bias, labels):
 
 def trains_projected(model) -> bool:
     """Whether training may score this way: ``supports`` and the attention in chunks (more
-    codes than ``model.attention_chunk``), where training returns no attention maps anyway."""
+    codes than ``model.attention_chunk``), where training returns no attention maps anyway
+    (``JLANModel.set_objective`` adds: an objective that reads no maps and no parents)."""
     attention = model.get_layer("dual_attention") if supports(model) else None
     return attention is not None and 0 < attention.label_chunk < attention.num_labels
 
@@ -109,8 +111,6 @@ def logits(model, encoder, tokens, count: int = 0):
     one): every code's, or with ``count`` each note's ``count`` first-stage codes'
     (``candidates.first_stage_logits``) and -inf elsewhere. ``encoder`` maps ``{"tokens": ids}``
     to ``H`` (``encoder_of``, or the serving's twin with the fused BiLSTM kernel)."""
-    from jlan_tf.candidates import first_stage_logits
-
     lexical = _lexical(model, tokens)                                               # (B, L) or None
     h = encoder({"tokens": tokens}, training=False)
     if not count:
@@ -118,9 +118,7 @@ def logits(model, encoder, tokens, count: int = 0):
         return network if lexical is None else network + lexical
     _, labels = tf.math.top_k(first_stage_logits(model, tokens, lexical), k=count)  # (B, C)
     chosen = network_logits(model, h, tokens, labels)[0] + tf.gather(lexical, labels, batch_dims=1)
-    rows = tf.broadcast_to(tf.range(tf.shape(labels)[0])[:, None], tf.shape(labels))
-    full = tf.fill(tf.shape(lexical), tf.constant(-float("inf"), tf.float32))
-    return tf.tensor_scatter_nd_update(full, tf.stack([rows, labels], -1), tf.cast(chosen, tf.float32))
+    return every_code(chosen, labels, lexical)
 
 
 def training_outputs(model, tokens) -> dict:
