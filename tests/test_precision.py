@@ -24,13 +24,18 @@ def restore_policy():
     set_precision("float32")
 
 
-def test_mixed_float16_trains_the_default_model_like_float32(small_synthetic, restore_policy):
+# With the attention in chunks (fewer codes a chunk than the corpus has), training takes
+# jlan_tf.projected_scores: that path under mixed precision too, its chunks in the compute dtype
+# and with attention_precision=auto (bfloat16 chunks on a CPU with bfloat16 instructions).
+@pytest.mark.parametrize("chunk", [[], ["model.attention_chunk=4", "model.attention_precision=compute"], ["model.attention_chunk=4"]])
+def test_mixed_float16_trains_the_default_model_like_float32(small_synthetic, restore_policy, chunk):
     data = load_prepared(small_synthetic)
     losses, dropped = {}, {}
     for precision in ("float32", "mixed_float16"):
         set_precision(precision)
         keras.utils.set_random_seed(0)
-        model = new_model(data, Config().apply_overrides(TINY + [f"model.precision={precision}"]))
+        model = new_model(data, Config().apply_overrides(TINY + chunk + [f"model.precision={precision}"]))
+        assert model.projected_training == bool(chunk)
         logs = [model.train_on_batch(x, y, return_dict=True)
                 for x, y in make_dataset(data, "train", 16, training=True).take(6)]
         losses[precision] = np.array([float(l["loss"]) for l in logs])
