@@ -29,7 +29,7 @@ import tensorflow as tf
 from keras import ops
 
 from jlan_tf.candidates import every_code, first_stage_logits
-from jlan_tf.layers.dual_attention import masked_softmax, resolve_chunk_dtype
+from jlan_tf.layers.dual_attention import resolve_chunk_dtype
 from jlan_tf.tokenization import PAD_ID
 
 DEFAULT_CHUNK = 2048  # codes at a time when the attention layer has no label_chunk of its own
@@ -63,27 +63,22 @@ def network_logits(model, h, tokens, labels=None, training=False):
         dtype = resolve_chunk_dtype(attention.chunk_dtype) if training else None
         chunk = attention.label_chunk or (None if training else DEFAULT_CHUNK)
         p_self, p_label = attention.weighted_sums(h, projected, mask, dtype, chunk)
-        return _head(fusion, dense, p_self, p_label, weights, bias, slice(None))
-    z = ops.tanh(ops.matmul(h, ops.cast(attention.w_a, h.dtype)))                  # (B, T, d)
+        return _head(fusion, dense, p_self, p_label, weights, bias)
+    p_self, p_label = attention.views_for(h, labels, mask, values=projected)       # (B, C, F [+ 2])
     take = lambda x: ops.take(x, labels, axis=0)                                    # (B, C, ...)
-    w_b = take(ops.transpose(ops.cast(attention.w_b, h.dtype)))
-    queries = take(ops.cast(attention.label_query_matrix(), h.dtype))
-    a_self = masked_softmax(ops.einsum("bnd,bcd->bcn", z, w_b), mask)
-    a_label = masked_softmax(ops.einsum("bch,bnh->bcn", queries, h), mask)
-    p_self, p_label = (ops.matmul(ops.cast(a, h.dtype), projected) for a in (a_self, a_label))
     return _head(fusion, dense, p_self, p_label, take(weights), take(bias), labels)
 
 
-def _head(fusion, dense, p_self, p_label, weights, bias, labels):
+def _head(fusion, dense, p_self, p_label, weights, bias, labels=None):
     """Logits from the two projected views (the fusion, the shared layer's bias and activation,
-    the codes' vectors) and the weights given to each view (``JointFusion``'s second output)."""
+    the codes' vectors) and the weights given to each view (``JointFusion``'s second output);
+    ``labels`` (B, C): the views are those codes' (per-code gate biases taken for them)."""
     units = dense.units
     p_self, p_label = ops.cast(p_self, "float32"), ops.cast(p_label, "float32")
     if fusion.mode == "joint":
         b_self, b_label = fusion.b_self, fusion.b_label
-        if fusion.label_bias:  # (L, 1): the chunk's rows, or each note's codes
-            b_self, b_label = ((b[labels] if isinstance(labels, slice) else ops.take(b, labels, axis=0))
-                               for b in (b_self, b_label))
+        if fusion.label_bias and labels is not None:  # (L, 1) -> each note's codes (B, C, 1)
+            b_self, b_label = (ops.take(b, labels, axis=0) for b in (b_self, b_label))
         alpha = ops.sigmoid(p_self[..., units:units + 1] + b_self)
         beta = ops.sigmoid(p_label[..., units + 1:] + b_label)
         alpha = alpha / (alpha + beta)

@@ -242,15 +242,17 @@ class DualAttention(keras.layers.Layer):
                  for s in range(0, self.num_labels, chunk)]
         return tuple(ops.cast(ops.concatenate([p[i] for p in parts], axis=1), out_dtype) for i in (0, 1))
 
-    def views_for(self, h, labels, mask=None):
+    def views_for(self, h, labels, mask=None, values=None):
         """The views (M_s, M_l), each (B, C, hidden), of the labels `labels` (B, C) int indices
-        (each note its own), without maps: the same numbers as ``call`` for those labels."""
-        z = ops.tanh(ops.matmul(h, self.w_a))                             # (B, n, d)
+        (each note its own), without maps: the same numbers as ``call`` for those labels. With
+        `values` V (B, tokens, width), the weighted sums (A_s V, A_l V) instead (as ``weighted_sums``)."""
+        values = h if values is None else values
+        z = ops.tanh(ops.matmul(h, ops.cast(self.w_a, h.dtype)))          # (B, n, d)
         w_b = ops.take(ops.transpose(ops.cast(self.w_b, h.dtype)), labels, axis=0)    # (B, C, d)
         queries = ops.take(ops.cast(self.label_query_matrix(), h.dtype), labels, axis=0)  # (B, C, 2k)
         a_self = masked_softmax(ops.einsum("bnd,bcd->bcn", z, w_b), mask)
         a_label = masked_softmax(ops.einsum("bch,bnh->bcn", queries, h), mask)
-        return ops.matmul(ops.cast(a_self, h.dtype), h), ops.matmul(ops.cast(a_label, h.dtype), h)
+        return ops.matmul(ops.cast(a_self, values.dtype), values), ops.matmul(ops.cast(a_label, values.dtype), values)
 
     def compute_mask(self, inputs, mask=None):
         return None
