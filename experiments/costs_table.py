@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -64,8 +65,11 @@ def _growth(small: dict, large: dict) -> list[str]:
         return key(large) / key(small)
 
     grows = {"prepare": ("every note's tokens", lambda r: sum(r["notes"].values()) * r["mean_tokens"]),
-             "word2vec": ("training tokens", lambda r: r["notes"]["train"] * r["mean_tokens"]),
-             "lexical": ("training notes x codes", lambda r: r["notes"]["train"] * r["labels"]),
+             "word2vec": ("training tokens x epochs",
+                          lambda r: r["notes"]["train"] * r["mean_tokens"] * r["stages"]["word2vec"]["epochs"]),
+             "lexical": ("notes a code's fit sees (without it: at most max_negatives) x codes",
+                         lambda r: min(r["notes"]["train"], r["stages"]["lexical"].get("max_negatives") or math.inf)
+                         * r["labels"]),
              "evaluate_dev": ("dev notes x codes", lambda r: r["notes"]["dev"] * r["labels"]),
              "export": ("parameters", lambda r: r["savedmodel_mb"])}
     lines = ["", f"{large['shape']} against {small['shape']}, stage by stage (the budget: twice at most):", "",

@@ -11,6 +11,13 @@ their idf (a code's own words, not the words every note has). The regressions ar
 those columns, fitted in parallel on every core; the result is the sparse kernel of
 ``layers.LexicalOutput(words_per_label=K)``.
 
+Beyond ``MAX_NEGATIVES`` training notes without a code (MIMIC-IV: 110k training notes), its
+regression sees all its notes and ``MAX_NEGATIVES`` of the others drawn at random, each weighed
+by (notes without the code) / ``MAX_NEGATIVES``, so that the objective is the full one in
+expectation: the fit's cost stops growing with the notes. Every corpus up to MIMIC-III-full's
+47.7k training notes is fitted on every note, as before (docs/scale.md gives the check of the
+sampled fit against the full one).
+
 The fit is cached in the prepared folder (``cache/lexical-<key>.npz``), keyed by the
 folder's content hashes and the fit's settings, so seeds and variants reuse it.
 
@@ -36,6 +43,7 @@ from jlan_tf.linear import FittedLR, _tfidf, word_idf
 
 log = logging.getLogger(__name__)
 FIT_VERSION = 1  # part of the cache key: a change to the fit below must bump it
+MAX_NEGATIVES = 50_000  # per code, notes without it that its regression sees (None: all)
 
 
 @dataclasses.dataclass
@@ -80,7 +88,7 @@ def candidate_words(binary: sparse.csr_matrix, y: sparse.csr_matrix, idf: np.nda
 
 
 def _fit_codes(features: sparse.csc_matrix, y: sparse.csc_matrix, word_ids: np.ndarray, labels: np.ndarray,
-               c: float, seed: int) -> list[tuple[int, np.ndarray, float]]:
+               c: float, seed: int, max_negatives: int | None) -> list[tuple[int, np.ndarray, float]]:
     from sklearn.linear_model import LogisticRegression
 
     out = []
@@ -90,8 +98,15 @@ def _fit_codes(features: sparse.csc_matrix, y: sparse.csc_matrix, word_ids: np.n
             continue
         ids = word_ids[label]
         used = ids > 0
+        x, weight = features[:, ids[used]], None
+        negatives = np.flatnonzero(target == 0)
+        if max_negatives is not None and len(negatives) > max_negatives:
+            rng = np.random.default_rng([seed, int(label)])  # the same draw whatever the chunks
+            rows = np.sort(np.concatenate([np.flatnonzero(target), rng.choice(negatives, max_negatives, replace=False)]))
+            x, target = x[rows], target[rows]
+            weight = np.where(target == 0, len(negatives) / max_negatives, 1.0)
         model = LogisticRegression(C=c, max_iter=1000, random_state=seed)
-        model.fit(features[:, ids[used]], target)
+        model.fit(x, target, sample_weight=weight)
         weights = np.zeros(len(ids))
         weights[used] = model.coef_[0]
         out.append((int(label), weights, float(model.intercept_[0])))
@@ -108,9 +123,10 @@ def _training_candidates(data: PreparedDataset, words_per_label: int):
 
 
 def fit_sparse_lr(data: PreparedDataset, words_per_label: int, c: float = 10.0, seed: int = 0,
-                  n_jobs: int | None = None) -> SparseLR:
+                  n_jobs: int | None = None, max_negatives: int | None = MAX_NEGATIVES) -> SparseLR:
     """Fits the K-words-per-code TF-IDF + LR on the training split (on ``n_jobs`` processes,
-    default every core this process may use: ``joblib.cpu_count``)."""
+    default every core this process may use: ``joblib.cpu_count``); each code's regression on
+    at most ``max_negatives`` of the notes without it (weighed up; None: every note)."""
     from joblib import Parallel, cpu_count, delayed
 
     from jlan_tf.memory import check_fits, lexical_fit_bytes
@@ -125,8 +141,8 @@ def fit_sparse_lr(data: PreparedDataset, words_per_label: int, c: float = 10.0, 
     order = np.argsort(-np.asarray(y.sum(axis=0)).ravel(), kind="stable")  # frequent codes first: balanced chunks
     chunks = [order[i::n_jobs * 8] for i in range(min(len(order), n_jobs * 8))]
     y_csc = sparse.csc_matrix(y)
-    results = Parallel(n_jobs=n_jobs)(delayed(_fit_codes)(features, y_csc, word_ids, chunk, c, seed)
-                                      for chunk in chunks)
+    fit = delayed(_fit_codes)
+    results = Parallel(n_jobs=n_jobs)(fit(features, y_csc, word_ids, chunk, c, seed, max_negatives) for chunk in chunks)
     weights = np.zeros(word_ids.shape, np.float32)
     intercepts = np.full(data.num_labels, np.nan)
     for label, w, b in (item for part in results for item in part):
@@ -134,10 +150,14 @@ def fit_sparse_lr(data: PreparedDataset, words_per_label: int, c: float = 10.0, 
     return SparseLR(word_ids, weights, intercepts, tfidf.idf_.astype(np.float32))
 
 
-def cache_key(data: PreparedDataset, words_per_label: int, c: float, seed: int) -> str:
-    """What the fit is made from: the prepared folder's content and the fit's settings."""
+def cache_key(data: PreparedDataset, words_per_label: int, c: float, seed: int,
+              max_negatives: int | None = MAX_NEGATIVES) -> str:
+    """What the fit is made from: the prepared folder's content and the fit's settings (the
+    negatives' cap only where it samples: a fit on every note keeps the key it had before the cap)."""
     made_from = {"sha256": data.meta.get("sha256", {}), "words_per_label": words_per_label, "c": c, "seed": seed,
                  "fit_version": FIT_VERSION}
+    if max_negatives is not None and len(data.splits["train"]) > max_negatives:
+        made_from["max_negatives"] = max_negatives
     return hashlib.sha256(json.dumps(made_from, sort_keys=True).encode()).hexdigest()[:16]
 
 

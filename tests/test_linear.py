@@ -124,3 +124,30 @@ def test_the_part_with_k_words_per_code_is_the_restricted_lr_and_its_fit_is_cach
     expected = reference.decision_function(full.features("dev")[:8])
     np.testing.assert_allclose(ours[:, present], expected[:, present], rtol=1e-4, atol=1e-4)
     assert lexical_fit.cache_key(data, 8, 10.0, 0) != lexical_fit.cache_key(data, 16, 10.0, 0)
+
+
+def test_the_fit_on_a_sample_of_negatives_is_reproducible_and_keeps_each_codes_base_rate(small_synthetic):
+    from jlan_tf import lexical_fit
+
+    data = load_prepared(small_synthetic)
+    train_notes = len(data.splits["train"])
+    every_note = lexical_fit.fit_sparse_lr(data, 8, n_jobs=1, max_negatives=None)
+    # A cap at or above the notes samples nothing: the same fit, and the cache key it had before the cap.
+    np.testing.assert_array_equal(lexical_fit.fit_sparse_lr(data, 8, n_jobs=1, max_negatives=train_notes).weights,
+                                  every_note.weights)
+    assert lexical_fit.cache_key(data, 8, 10.0, 0, train_notes) == lexical_fit.cache_key(data, 8, 10.0, 0, None)
+    assert lexical_fit.cache_key(data, 8, 10.0, 0, 60) != lexical_fit.cache_key(data, 8, 10.0, 0, None)
+
+    sampled = lexical_fit.fit_sparse_lr(data, 8, n_jobs=1, max_negatives=60)
+    np.testing.assert_array_equal(lexical_fit.fit_sparse_lr(data, 8, n_jobs=2, max_negatives=60).weights,
+                                  sampled.weights)  # each code's draw does not depend on the workers
+    assert not np.array_equal(sampled.weights, every_note.weights)
+    # The sampled negatives are weighed up: on every training note the mean probability is still
+    # the code's frequency (unweighted, 60 negatives beside ~13 positives would give ~0.18 for 0.054).
+    full = FittedLR.__new__(FittedLR)
+    full.data, full.tfidf = data, lexical_fit._tfidf(data)
+    probabilities = 1 / (1 + np.exp(-sampled.decision_function(full.features("train"))))
+    frequency = data.splits["train"].multi_hot(data.num_labels).mean(axis=0)
+    fitted = ~np.isnan(sampled.intercepts)
+    assert fitted.sum() > 10
+    np.testing.assert_allclose(probabilities.mean(axis=0)[fitted], frequency[fitted], rtol=0.2, atol=0.01)

@@ -123,6 +123,10 @@ def test_word2vec_epochs_grow_on_small_corpora(tmp_path):
     assert word2vec_epochs_for(301_628, 632) == 5         # the small synthetic corpus of the experiments
     assert word2vec_epochs_for(115_936, 5_026) == 44      # CodiEsp-50: 1000 * 5026 / 115936 = 43.4
     assert word2vec_epochs_for(40, 20) == 50              # capped
+    assert word2vec_epochs_for(69_686_994, 51_919) == 5   # MIMIC-III-full sized: 348M tokens read in all
+    assert word2vec_epochs_for(161_555_501, 70_002) == 2  # MIMIC-IV sized: 5 epochs would read 808M
+    assert word2vec_epochs_for(1_000_000_000, 70_000) == 1
+    assert word2vec_epochs_for(200_000_000, 700_000) == 4  # not 2: never below 1000 sightings a word
     splits = {"train": _docs(6, "tr"), "dev": _docs(2, "dv"), "test": _docs(2, "te")}
     data = load_prepared(write_prepared(tmp_path / "p", source="unit", settings={}, splits=splits,
                                         descriptions={}, embedding_dim=4))

@@ -30,10 +30,22 @@ def _stable_hash(text: str) -> int:
 WORD2VEC_SIGHTINGS = 1000
 
 
+# Tokens word2vec reads in all its epochs, at most (5 epochs of 80M training tokens: more than
+# MIMIC-III-full's ~70M). A larger corpus gets fewer epochs (MIMIC-IV's 162M: 2, each word still
+# seen ~4,600 times on average) and word2vec's time stops growing with the notes (docs/scale.md).
+WORD2VEC_MAX_TOKENS = 400_000_000
+
+
 def word2vec_epochs_for(train_tokens: int, vocab_size: int) -> int:
     """gensim's 5 epochs on a large corpus (MIMIC-III, the synthetic corpus); more on a small
-    one, until the average word has been seen ``WORD2VEC_SIGHTINGS`` times; at most 50."""
-    return int(min(50, max(5, math.ceil(WORD2VEC_SIGHTINGS * vocab_size / max(train_tokens, 1)))))
+    one, until the average word has been seen ``WORD2VEC_SIGHTINGS`` times (at most 50); fewer
+    where 5 would read more than ``WORD2VEC_MAX_TOKENS`` tokens, never below those sightings."""
+    train_tokens = max(train_tokens, 1)
+    needed = math.ceil(WORD2VEC_SIGHTINGS * vocab_size / train_tokens)
+    epochs = min(50, max(5, needed))
+    if epochs * train_tokens > WORD2VEC_MAX_TOKENS:
+        epochs = min(epochs, max(1, needed, WORD2VEC_MAX_TOKENS // train_tokens))
+    return int(epochs)
 
 
 # Training tokens from which word2vec runs on every core (at most WORD2VEC_MAX_WORKERS threads).

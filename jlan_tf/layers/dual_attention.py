@@ -238,8 +238,12 @@ class DualAttention(keras.layers.Layer):
         w_b = ops.cast(self.w_b, dtype)
         keep = ops.ones(ops.shape(h)[:2], dtype) if mask is None else ops.cast(mask, dtype)  # (B, n)
         sums = tf.recompute_grad(_plain_chunk_views) if self.recompute else _chunk_views
-        parts = [sums(values, h, z, w_b[:, s:s + chunk], queries[s:s + chunk], keep)
-                 for s in range(0, self.num_labels, chunk)]
+        parts = []
+        for s in range(0, self.num_labels, chunk):
+            # One chunk after the other: left to itself, a graph may run them side by side, each
+            # holding its (batch, chunk, tokens) scores, and the peak memory varies from run to run.
+            with tf.control_dependencies(parts[-1] if parts else []):
+                parts.append(sums(values, h, z, w_b[:, s:s + chunk], queries[s:s + chunk], keep))
         return tuple(ops.cast(ops.concatenate([p[i] for p in parts], axis=1), out_dtype) for i in (0, 1))
 
     def views_for(self, h, labels, mask=None, values=None):

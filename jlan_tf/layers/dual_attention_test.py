@@ -123,3 +123,13 @@ def test_views_only_gives_the_same_views_without_maps_in_inference():
     np.testing.assert_allclose(chunked[0].numpy(), whole[0].numpy(), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(chunked[1].numpy(), whole[1].numpy(), rtol=1e-5, atol=1e-6)
     assert chunked[2].shape == (2, 5, 0) and layer(h)[2].shape == (2, 5, 6)
+
+
+def test_chunks_run_one_after_the_other_in_a_graph():
+    # Side by side, each chunk would hold its (batch, chunk, tokens) scores at once.
+    layer = DualAttention(num_labels=5, attention_dim=4, label_queries="trainable", label_chunk=2)
+    h = tf.random.normal((2, 6, 8))
+    layer(h)
+    graph = tf.function(lambda x: layer.weighted_sums(x, x)).get_concrete_function(h).graph
+    waited_on = {c.name for op in graph.get_operations() for c in op.control_inputs}
+    assert len(waited_on) >= 4  # chunks 2 and 3 wait for the two sums of the chunk before

@@ -74,7 +74,7 @@ def prepare(work: Path, options: dict, sampler: MemorySampler) -> dict:
 def lexical(work: Path, options: dict, sampler: MemorySampler) -> dict:
     from jlan_tf.config import lexical_words_for
     from jlan_tf.data.prepared import load_prepared
-    from jlan_tf.lexical_fit import lexical_inputs
+    from jlan_tf.lexical_fit import MAX_NEGATIVES, lexical_inputs
 
     data, config = load_prepared(work / "prepared"), _config(options)
     sampler.start("lexical")
@@ -86,7 +86,7 @@ def lexical(work: Path, options: dict, sampler: MemorySampler) -> dict:
     return {"stages": {"lexical": {"seconds": seconds, "peak_tree_rss_mb": tree,
                                    "disk_mb": disk_mb(cache) if cache.exists() else 0.0,
                                    "words_per_code": lexical_words_for(config.model, len(data.vocab), data.num_labels),
-                                   "enabled": config.model.lexical_output}}}
+                                   "enabled": config.model.lexical_output, "max_negatives": MAX_NEGATIVES}}}
 
 
 def train_steps(work: Path, options: dict, sampler: MemorySampler) -> dict:
