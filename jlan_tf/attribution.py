@@ -28,6 +28,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from jlan_tf.candidates import has_lexical
+
 _ATTENDED = {"jlan": "dual_attention"}  # the layer whose input is the attended token features h
 
 
@@ -55,7 +57,7 @@ def contributions_from(model: keras.Model, tokens, h, v, outputs: dict) -> tuple
     joint = model.name == "jlan" and model.get_layer("joint_fusion").mode == "joint"
     scale = model.get_layer("joint_fusion").scale if joint else 1.0
     contributions = scale * weights * projected
-    if any(layer.name == "lexical_output" for layer in model.layers):
+    if has_lexical(model):
         contributions += model.get_layer("lexical_output").token_contributions(tokens)
     return weights, contributions
 

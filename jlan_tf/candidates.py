@@ -45,8 +45,13 @@ AUTO_AGREEMENT = 0.995
 AUTO_TOP_K = 10
 
 
+def has_lexical(model) -> bool:
+    """Whether the model has the TF-IDF part (``model.lexical_output``)."""
+    return any(layer.name == "lexical_output" for layer in model.layers)
+
+
 def supports_candidates(model) -> bool:
-    return model.name == "jlan" and any(layer.name == "lexical_output" for layer in model.layers)
+    return model.name == "jlan" and has_lexical(model)
 
 
 def suggested_candidates(model) -> int:

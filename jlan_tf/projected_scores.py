@@ -28,7 +28,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from jlan_tf.candidates import every_code, first_stage_logits
+from jlan_tf.candidates import every_code, first_stage_logits, has_lexical
 from jlan_tf.layers.dual_attention import resolve_chunk_dtype
 from jlan_tf.tokenization import PAD_ID
 
@@ -127,6 +127,6 @@ def training_outputs(model, tokens) -> dict:
 
 def _lexical(model, tokens):
     """The TF-IDF part's logits (B, L), or None for a model without one."""
-    if any(layer.name == "lexical_output" for layer in model.layers):
+    if has_lexical(model):
         return model.get_layer("lexical_output")(tokens)
     return None
